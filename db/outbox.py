@@ -1,0 +1,223 @@
+"""The outbox: every outbound message is a row here before any send is tried."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from db.timeutil import iso, iso_after
+
+
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"            # waiting for the worker (or for its next attempt)
+    SENDING = "sending"          # claimed by a worker; its lease says until when
+    SENT = "sent"                # accepted by the provider
+    REPLIED = "replied"          # delivered inline in the webhook response (TwiML, local JSON)
+    DELIVERED = "delivered"      # the provider reported delivery to the handset
+    UNDELIVERED = "undelivered"  # the provider gave up delivering it
+    FAILED = "failed"            # rejected, or out of retries
+    SUPPRESSED = "suppressed"    # not sent: the contact had opted out
+
+
+FINAL = frozenset(
+    {OutboxStatus.DELIVERED, OutboxStatus.UNDELIVERED, OutboxStatus.FAILED, OutboxStatus.SUPPRESSED}
+)
+# A provider callback may only move a message forward; callbacks arrive out of order.
+_RANK = {
+    OutboxStatus.QUEUED: 0,
+    OutboxStatus.SENDING: 1,
+    OutboxStatus.SENT: 2,
+    OutboxStatus.REPLIED: 2,
+    **{status: 3 for status in FINAL},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    id: int
+    contact_id: int | None
+    to_number: str
+    text: str
+    provider: str
+    kind: str
+    status: OutboxStatus
+    encoding: str
+    segments: int
+    attempts: int
+    provider_message_id: str | None
+
+
+def _message(row: sqlite3.Row) -> OutboxMessage:
+    return OutboxMessage(
+        id=row["id"],
+        contact_id=row["contact_id"],
+        to_number=row["to_number"],
+        text=row["text"],
+        provider=row["provider"],
+        kind=row["kind"],
+        status=OutboxStatus(row["status"]),
+        encoding=row["encoding"],
+        segments=row["segments"],
+        attempts=row["attempts"],
+        provider_message_id=row["provider_message_id"],
+    )
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    *,
+    to_number: str,
+    text: str,
+    provider: str,
+    kind: str,
+    encoding: str,
+    segments: int,
+    now: datetime,
+    contact_id: int | None = None,
+    inbound_id: int | None = None,
+    status: OutboxStatus = OutboxStatus.QUEUED,
+) -> int:
+    """Write one outbound message; return its id."""
+    stamp = iso(now)
+    cursor = conn.execute(
+        "INSERT INTO outbox (contact_id, to_number, text, provider, kind, status, encoding,"
+        " segments, next_attempt_at, inbound_id, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (contact_id, to_number, text, provider, kind, str(status), encoding, segments,
+         stamp, inbound_id, stamp, stamp),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def for_inbound(conn: sqlite3.Connection, inbound_id: int) -> list[OutboxMessage]:
+    """The replies recorded for one inbound message, in order."""
+    rows = conn.execute("SELECT * FROM outbox WHERE inbound_id = ? ORDER BY id", (inbound_id,))
+    return [_message(row) for row in rows]
+
+
+def get(conn: sqlite3.Connection, message_id: int) -> OutboxMessage | None:
+    """One outbox message by id."""
+    row = conn.execute("SELECT * FROM outbox WHERE id = ?", (message_id,)).fetchone()
+    return _message(row) if row else None
+
+
+def claim_due(
+    conn: sqlite3.Connection, *, now: datetime, lease_seconds: float, limit: int
+) -> list[OutboxMessage]:
+    """Lease up to `limit` due messages to the calling worker (expired leases count as due).
+
+    A message whose worker died between claim and confirm has status `sending` with a
+    lease in the past; it is claimed again here, so nothing a dead worker held is lost.
+    """
+    stamp = iso(now)
+    rows = conn.execute(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = ?,"
+        " updated_at = ? WHERE id IN (SELECT id FROM outbox WHERE"
+        " (status = 'queued' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until < ?)"
+        " ORDER BY id LIMIT ?) RETURNING *",
+        (iso_after(now, lease_seconds), stamp, stamp, stamp, limit),
+    ).fetchall()
+    return sorted((_message(row) for row in rows), key=lambda message: message.id)
+
+
+def mark_sent(
+    conn: sqlite3.Connection, message_id: int, *, provider_message_id: str | None, now: datetime
+) -> None:
+    """The provider accepted the message."""
+    conn.execute(
+        "UPDATE outbox SET status = 'sent', provider_message_id = ?, lease_until = NULL,"
+        " error = NULL, updated_at = ? WHERE id = ? AND status = 'sending'",
+        (provider_message_id, iso(now), message_id),
+    )
+
+
+def mark_retry(
+    conn: sqlite3.Connection, message_id: int, *, error: str, at: datetime, now: datetime
+) -> None:
+    """A transient failure: try again at the given time."""
+    conn.execute(
+        "UPDATE outbox SET status = 'queued', error = ?, next_attempt_at = ?, lease_until = NULL,"
+        " updated_at = ? WHERE id = ? AND status = 'sending'",
+        (error, iso(at), iso(now), message_id),
+    )
+
+
+def mark_final(
+    conn: sqlite3.Connection, message_id: int, status: OutboxStatus, *, error: str | None,
+    now: datetime,
+) -> None:
+    """Give the message a final status (failed, suppressed...) from the worker."""
+    conn.execute(
+        "UPDATE outbox SET status = ?, error = ?, lease_until = NULL, updated_at = ?"
+        " WHERE id = ? AND status IN ('queued', 'sending')",
+        (str(status), error, iso(now), message_id),
+    )
+
+
+def release(conn: sqlite3.Connection, message_ids: Iterable[int], *, now: datetime) -> None:
+    """Hand claimed but unsent messages back to the queue (a worker shutting down cleanly)."""
+    stamp = iso(now)
+    conn.executemany(
+        "UPDATE outbox SET status = 'queued', attempts = MAX(attempts - 1, 0),"
+        " lease_until = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'sending'",
+        [(stamp, stamp, message_id) for message_id in message_ids],
+    )
+
+
+def apply_provider_status(
+    conn: sqlite3.Connection,
+    *,
+    provider: str,
+    provider_message_id: str,
+    status: OutboxStatus | None,
+    provider_status: str,
+    error_code: str | None,
+    now: datetime,
+) -> OutboxMessage | None:
+    """Record a delivery report; move the message forward only, never back from a final state.
+
+    Returns the message the report is about, or None when no message has that provider id.
+    """
+    row = conn.execute(
+        "SELECT * FROM outbox WHERE provider = ? AND provider_message_id = ?",
+        (provider, provider_message_id),
+    ).fetchone()
+    message = _message(row) if row else None
+    conn.execute(
+        "INSERT INTO status_events (outbox_id, provider, provider_message_id, provider_status,"
+        " error_code, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (message.id if message else None, provider, provider_message_id, provider_status,
+         error_code, iso(now)),
+    )
+    if message is None or status is None:
+        return message
+    if _RANK[status] > _RANK[message.status]:
+        conn.execute(
+            "UPDATE outbox SET status = ?, error = COALESCE(?, error), updated_at = ? WHERE id = ?",
+            (str(status), error_code, iso(now), message.id),
+        )
+    return message
+
+
+def list_rows(
+    conn: sqlite3.Connection, *, status: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Newest outbox rows first, as plain dicts (for the CLI and for tests)."""
+    where, params = ("WHERE status = ?", [status]) if status else ("", [])
+    rows = conn.execute(
+        f"SELECT id, to_number AS \"to\", text, status, provider, kind, segments, encoding,"
+        f" attempts, provider_message_id, error, created_at, updated_at"
+        f" FROM outbox {where} ORDER BY id DESC LIMIT ?",
+        [*params, limit],
+    )
+    return [dict(row) for row in rows]
+
+
+def counts_by_status(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many outbox rows are in each status."""
+    rows = conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+    return {row[0]: row[1] for row in rows}

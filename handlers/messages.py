@@ -1,0 +1,51 @@
+"""Provider-neutral message types: what adapters produce and what handlers return."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from db.contacts import Contact
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One SMS as the gateway received it, with the sender already in E.164."""
+
+    provider: str
+    provider_message_id: str
+    sender: str
+    recipient: str
+    text: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message a handler wants sent back; `kind` lets opt-out confirmations through."""
+
+    text: str
+    kind: str = "reply"
+
+
+OPTOUT_CONFIRMATION = "optout_confirmation"
+
+
+@dataclass(slots=True)
+class Context:
+    """What a handler may use: the database, the contact, the language, the clock, settings."""
+
+    conn: sqlite3.Connection
+    contact: Contact
+    language: str
+    now: datetime
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def t(self, key: str, **values: Any) -> str:
+        """The reply text `key` in the contact's language, filled with values."""
+        from handlers.texts import text
+
+        return text(self.language, key, **values)

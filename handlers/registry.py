@@ -1,0 +1,13 @@
+"""The router with every command the service offers."""
+
+from __future__ import annotations
+
+from handlers import basic
+from handlers.router import Router
+
+
+def build_router() -> Router:
+    """A router with all commands registered, in priority order."""
+    router = Router()
+    basic.register(router)
+    return router

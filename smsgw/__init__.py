@@ -1,0 +1,1 @@
+"""The gateway: Flask webhooks, provider adapters, the outbox worker and the CLI."""

@@ -1,0 +1,71 @@
+"""The Flask application factory: it wires the parts together and does nothing else."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Flask, current_app, g
+
+import db
+from db.timeutil import utcnow
+from handlers.registry import build_router
+from handlers.router import Router
+from smsgw import config as configuration
+from smsgw import logsafe, webhooks
+from smsgw.gateway import Gateway
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What request handlers need, built once per process."""
+
+    config: configuration.Config
+    gateway: Gateway
+    clock: Callable[[], datetime]
+
+
+def create_app(config: configuration.Config | None = None, *, router: Router | None = None,
+               clock: Callable[[], datetime] = utcnow) -> Flask:
+    """Build the web application for a configuration (the defaults run offline)."""
+    config = config or configuration.load()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config["server.max_request_bytes"]
+    app.config["MAX_FORM_MEMORY_SIZE"] = config["server.max_request_bytes"]
+    logsafe.setup(config["logging.level"], config.secrets())
+    init_database(config)
+    gateway = Gateway(config, router or build_router(), clock)
+    app.extensions["smsgw"] = Services(config, gateway, clock)
+    app.teardown_appcontext(close_connection)
+    webhooks.init_app(app)
+    return app
+
+
+def init_database(config: configuration.Config) -> list[str]:
+    """Create or migrate the database file; return the steps applied."""
+    conn = db.connect(config["database.path"])
+    try:
+        return db.migrate(conn)
+    finally:
+        conn.close()
+
+
+def services() -> Services:
+    """The current application's services."""
+    return current_app.extensions["smsgw"]  # type: ignore[no-any-return]
+
+
+def connection() -> sqlite3.Connection:
+    """This request's database connection, opened on first use."""
+    if "db" not in g:
+        g.db = db.connect(services().config["database.path"])
+    return g.db  # type: ignore[no-any-return]
+
+
+def close_connection(_error: BaseException | None = None) -> None:
+    """Close the request's connection, if one was opened."""
+    conn = g.pop("db", None)
+    if conn is not None:
+        conn.close()

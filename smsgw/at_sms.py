@@ -1,0 +1,149 @@
+"""Africa's Talking SMS: token check, parse inbound, parse delivery reports, send.
+
+AT does not sign callbacks, so every callback URL carries a secret `?token=` that is
+compared in constant time (see the shared reference, section 2.8).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from africastalking.SMS import SMSService
+
+from db.outbox import OutboxMessage, OutboxStatus
+from handlers.messages import InboundMessage
+from smsgw.errors import MalformedRequest, PermanentSendError, TransientSendError
+from smsgw.phone import InvalidNumber, to_e164
+
+PROVIDER = "africastalking"
+
+# Delivery report `status` -> our status (reference 2.3; courier maps the same way).
+STATUS_MAP: dict[str, OutboxStatus] = {
+    "Sent": OutboxStatus.SENT,
+    "Submitted": OutboxStatus.SENT,
+    "Buffered": OutboxStatus.SENT,
+    "Success": OutboxStatus.DELIVERED,
+    "Rejected": OutboxStatus.FAILED,
+    "Failed": OutboxStatus.FAILED,
+    "Expired": OutboxStatus.UNDELIVERED,
+    "AbsentSubscriber": OutboxStatus.UNDELIVERED,
+}
+BLACKLISTED_REASON = "UserInBlackList"
+# Per-recipient statusCode of a send: 100-102 accepted. 500/501 are AT's own transient
+# errors; 405 (insufficient balance) and 409 (Nigeria's night-time DND window) succeed
+# later without any change to the message, so they are retried too.
+ACCEPTED_CODES = frozenset({100, 101, 102})
+TRANSIENT_CODES = frozenset({405, 409, 500, 501})
+BLACKLISTED_CODE = 406
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    provider_message_id: str
+    status: OutboxStatus | None
+    provider_status: str
+    failure_reason: str | None
+    recipient: str | None
+
+    @property
+    def opted_out(self) -> bool:
+        """The recipient is on AT's blacklist for our sender (they opted out)."""
+        return self.failure_reason == BLACKLISTED_REASON
+
+
+def token_ok(expected: str, given: str | None) -> bool:
+    """Constant-time check of the callback token; an unset token never matches."""
+    return bool(expected) and given is not None and hmac.compare_digest(
+        expected.encode(), given.encode())
+
+
+def _required(form: Mapping[str, str], name: str) -> str:
+    value = form.get(name)
+    if value is None or (name != "text" and not value.strip()):
+        raise MalformedRequest(f"missing field {name}")
+    return value
+
+
+def parse_date(raw: str | None, now: datetime) -> datetime:
+    """AT sends `2017-05-03T06:04:45Z` or `2017-05-03 06:04:45` (UTC); absent means now."""
+    if not raw:
+        return now
+    for layout in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%fZ"):
+        try:
+            return datetime.strptime(raw.strip(), layout).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise MalformedRequest(f"date is not a date AT sends: {raw!r}")
+
+
+def parse_inbound(form: Mapping[str, str], *, region: str, now: datetime) -> InboundMessage:
+    """An incoming-message callback as a neutral message."""
+    message_id = _required(form, "id")
+    sender = _required(form, "from")
+    text = _required(form, "text")
+    received = parse_date(form.get("date"), now)
+    try:
+        e164 = to_e164(sender, region)
+    except InvalidNumber as exc:
+        raise MalformedRequest(f"from is not a phone number: {exc}") from None
+    return InboundMessage(PROVIDER, message_id, e164, form.get("to", ""), text, received)
+
+
+def parse_delivery(form: Mapping[str, str]) -> DeliveryReport:
+    """A delivery report; an unknown status keeps status None (logged, not an error)."""
+    message_id = _required(form, "id")
+    raw = _required(form, "status")
+    return DeliveryReport(message_id, STATUS_MAP.get(raw), raw,
+                          form.get("failureReason") or None, form.get("phoneNumber"))
+
+
+class AfricasTalkingSender:
+    """Sends outbox messages through the africastalking SDK."""
+
+    provider = PROVIDER
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self._sms = SMSService(settings["providers.africastalking.username"],
+                               settings["providers.africastalking.api_key"])
+        self._sender_id = settings["providers.africastalking.sender_id"] or None
+        self.max_per_second = int(settings["providers.africastalking.max_per_second"])
+
+    def send(self, message: OutboxMessage) -> str:
+        """Send one message; return AT's messageId or raise a SendError."""
+        try:
+            answer = self._sms.send(message.text, [message.to_number], sender_id=self._sender_id)
+        except ValueError as exc:  # the SDK's own E.164 check, before any HTTP call
+            raise PermanentSendError(f"africastalking: {exc}") from exc
+        except (requests.RequestException, OSError) as exc:
+            raise TransientSendError(f"africastalking: {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # AfricasTalkingException: non-2xx, status code not kept
+            # The SDK keeps only the response text, so a 401 cannot be told from a 503;
+            # retrying is bounded by worker.max_attempts, and losing nothing matters more.
+            raise TransientSendError(f"africastalking: {str(exc)[:200]}") from exc
+        return _recipient_result(answer, message.to_number)
+
+
+def _recipient_result(answer: Any, number: str) -> str:
+    if isinstance(answer, str):  # the SDK returns text unless Content-Type is exactly JSON
+        try:
+            answer = json.loads(answer)
+        except json.JSONDecodeError:
+            raise TransientSendError(f"africastalking: unreadable answer {answer[:100]!r}") from None
+    try:
+        recipients = answer["SMSMessageData"]["Recipients"]
+        result = next((r for r in recipients if r.get("number") == number), recipients[0])
+        code = int(result["statusCode"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise TransientSendError(f"africastalking: unexpected answer {str(answer)[:200]}") from None
+    detail = f"africastalking {code} {result.get('status', '')}"
+    if code in ACCEPTED_CODES:
+        return str(result.get("messageId"))
+    if code in TRANSIENT_CODES:
+        raise TransientSendError(detail)
+    raise PermanentSendError(detail, opted_out=code == BLACKLISTED_CODE)

@@ -1,0 +1,225 @@
+"""Settings, declared once as data: name, type, default, help (the datasette way).
+
+Where a value comes from, in order: an environment variable `SMSGW_<SECTION>_<KEY>`
+(dots and nothing else become underscores: `providers.twilio.auth_token` is
+`SMSGW_PROVIDERS_TWILIO_AUTH_TOKEN`), the TOML file, the built-in default. The file is
+the one named by `--config`, else by `SMSGW_CONFIG`, else `./config.toml` if present; with
+none of them the built-in defaults run everything offline with the local provider.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+PROVIDERS = ("local", "twilio", "africastalking")
+LANGUAGES = ("en", "sw", "fr")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key at fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    key: str
+    type: type
+    default: Any
+    help: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        """The environment variable that overrides this setting."""
+        return "SMSGW_" + self.key.replace(".", "_").upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("app.public_url", str, "http://localhost:8000",
+            "The URL providers call; Twilio signatures are checked against it"),
+    Setting("app.default_region", str, "KE", "Country for numbers written without a country code"),
+    Setting("app.default_language", str, "en", "Reply language for new contacts: en, sw or fr"),
+    Setting("app.timezone", str, "Africa/Nairobi", "Time zone for dates in replies and schedules"),
+    Setting("database.path", str, "var/smsgw.db", "The SQLite file (created on first use)"),
+    Setting("server.host", str, "127.0.0.1", "Address the web server listens on"),
+    Setting("server.port", int, 8000, "Port the web server listens on"),
+    Setting("server.workers", int, 2, "Web server worker processes"),
+    Setting("server.threads", int, 4, "Threads per web server worker"),
+    Setting("server.max_request_bytes", int, 65536, "Larger request bodies get 413"),
+    Setting("providers.default", str, "local",
+            "Where outbound messages go: local, twilio or africastalking"),
+    Setting("providers.twilio.enabled", bool, False,
+            "Accept Twilio webhooks (on by itself when twilio is the default provider)"),
+    Setting("providers.twilio.account_sid", str, "", "Twilio account SID (AC...)", secret=True),
+    Setting("providers.twilio.auth_token", str, "", "Twilio auth token", secret=True),
+    Setting("providers.twilio.from_number", str, "", "Twilio number messages are sent from"),
+    Setting("providers.twilio.max_per_second", int, 10, "Segments per second sent to Twilio"),
+    Setting("providers.africastalking.enabled", bool, False,
+            "Accept Africa's Talking callbacks (on by itself when it is the default provider)"),
+    Setting("providers.africastalking.username", str, "sandbox", "AT username; sandbox = AT sandbox"),
+    Setting("providers.africastalking.api_key", str, "", "AT API key", secret=True),
+    Setting("providers.africastalking.sender_id", str, "", "Short code or sender ID; empty = AT's"),
+    Setting("providers.africastalking.callback_token", str, "",
+            "Required in the ?token= query of every AT callback", secret=True),
+    Setting("providers.africastalking.max_per_second", int, 20,
+            "Segments per second sent to Africa's Talking"),
+    Setting("limits.sender_messages", int, 30,
+            "Messages one phone may send per window before replies pause"),
+    Setting("limits.sender_window_seconds", int, 3600, "The window for limits.sender_messages"),
+    Setting("worker.batch_size", int, 50, "Messages the worker claims at a time"),
+    Setting("worker.poll_seconds", float, 0.5, "How long the idle worker waits between looks"),
+    Setting("worker.lease_seconds", int, 60,
+            "A claimed message not confirmed within this is claimed again"),
+    Setting("worker.max_attempts", int, 6, "Sends tried before a message is failed"),
+    Setting("worker.backoff_seconds", float, 5.0, "First retry delay; doubles each attempt"),
+    Setting("worker.backoff_max_seconds", float, 900.0, "Longest retry delay"),
+    Setting("logging.level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
+)
+_BY_KEY = {setting.key: setting for setting in SETTINGS}
+_REQUIRED_WHEN_ENABLED = {
+    "twilio": ("providers.twilio.account_sid", "providers.twilio.auth_token",
+               "providers.twilio.from_number"),
+    "africastalking": ("providers.africastalking.api_key",
+                       "providers.africastalking.callback_token"),
+}
+
+
+class Config(Mapping[str, Any]):
+    """Validated settings, read as `config["providers.twilio.auth_token"]`."""
+
+    def __init__(self, values: Mapping[str, Any], source: str) -> None:
+        self._values = dict(values)
+        self.source = source
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def provider_enabled(self, name: str) -> bool:
+        """Whether a provider's webhooks are accepted and it can send."""
+        if name == "local":
+            return True
+        return bool(self[f"providers.{name}.enabled"]) or self["providers.default"] == name
+
+    def secrets(self) -> list[str]:
+        """Every secret value set, so logging can redact them."""
+        return [str(self[s.key]) for s in SETTINGS if s.secret and self[s.key]]
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings with secrets masked, for display."""
+        return {s.key: ("***" if s.secret and self[s.key] else self[s.key]) for s in SETTINGS}
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in table.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict) and not (key in _BY_KEY):
+            flat.update(_flatten(value, key + "."))
+        else:
+            flat[key] = value
+    return flat
+
+
+def _coerce_env(setting: Setting, raw: str) -> Any:
+    if setting.type is bool:
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{setting.env}: expected true or false, got {raw!r}")
+    try:
+        return setting.type(raw)
+    except ValueError:
+        raise ConfigError(f"{setting.env}: expected {setting.type.__name__}, got {raw!r}") from None
+
+
+def _check_type(setting: Setting, value: Any, where: str) -> Any:
+    expected = setting.type
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
+        raise ConfigError(
+            f"{where}: {setting.key} must be {expected.__name__}, got {type(value).__name__}"
+        )
+    return value
+
+
+def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> Path | None:
+    """The config file to read: --config, else SMSGW_CONFIG, else ./config.toml if present."""
+    named = explicit or environ.get("SMSGW_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    local = Path("config.toml")
+    return local if local.is_file() else None
+
+
+def load(explicit: str | None = None, *, environ: Mapping[str, str] | None = None,
+         overrides: Mapping[str, Any] | None = None) -> Config:
+    """Read, merge and validate the configuration; raise ConfigError naming the bad key."""
+    environ = os.environ if environ is None else environ
+    path = find_config_file(explicit, environ)
+    file_values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            file_values = _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    where = str(path) if path else "built-in defaults"
+    values: dict[str, Any] = {}
+    for key, value in {**file_values, **(overrides or {})}.items():
+        if key not in _BY_KEY:
+            raise ConfigError(f"{where}: unknown setting {key!r}")
+        values[key] = _check_type(_BY_KEY[key], value, where)
+    for setting in SETTINGS:
+        if setting.env in environ:
+            values[setting.key] = _coerce_env(setting, environ[setting.env])
+        values.setdefault(setting.key, setting.default)
+    config = Config(values, where)
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    """Check values that have a type but also a range or a fixed set of choices."""
+    if config["providers.default"] not in PROVIDERS:
+        raise ConfigError(f"providers.default must be one of {', '.join(PROVIDERS)}")
+    if config["app.default_language"] not in LANGUAGES:
+        raise ConfigError(f"app.default_language must be one of {', '.join(LANGUAGES)}")
+    if config["app.default_region"] not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"app.default_region: unknown region {config['app.default_region']!r}")
+    try:
+        ZoneInfo(config["app.timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"app.timezone: unknown time zone {config['app.timezone']!r}") from None
+    if not str(config["app.public_url"]).startswith(("http://", "https://")):
+        raise ConfigError("app.public_url must start with http:// or https://")
+    for key in ("server.port", "server.workers", "server.threads", "worker.batch_size",
+                "worker.max_attempts", "providers.twilio.max_per_second",
+                "providers.africastalking.max_per_second", "limits.sender_messages"):
+        if config[key] < 1:
+            raise ConfigError(f"{key} must be at least 1")
+    for provider, keys in _REQUIRED_WHEN_ENABLED.items():
+        if not config.provider_enabled(provider):
+            continue
+        for key in keys:
+            if not config[key]:
+                raise ConfigError(
+                    f"{key} is required when {provider} is enabled"
+                    f" (set it in the config file or in {_BY_KEY[key].env})"
+                )

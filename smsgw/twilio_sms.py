@@ -1,0 +1,153 @@
+"""Twilio Programmable Messaging: verify, parse inbound, parse status, render TwiML, send.
+
+Named twilio_sms.py, not twilio.py, so it does not shadow the SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http import HttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+from werkzeug.datastructures import MultiDict
+
+from db.outbox import OutboxMessage, OutboxStatus
+from handlers.messages import InboundMessage
+from smsgw.errors import MalformedRequest, PermanentSendError, TransientSendError
+from smsgw.phone import InvalidNumber, to_e164
+
+PROVIDER = "twilio"
+MAX_BODY = 1600  # Twilio's own limit for one (reassembled) message
+
+# MessageStatus -> our status. Twilio's pre-send states all mean "accepted by Twilio".
+STATUS_MAP: dict[str, OutboxStatus | None] = {
+    "accepted": OutboxStatus.SENT,
+    "scheduled": OutboxStatus.SENT,
+    "queued": OutboxStatus.SENT,
+    "sending": OutboxStatus.SENT,
+    "sent": OutboxStatus.SENT,
+    "delivered": OutboxStatus.DELIVERED,
+    "read": OutboxStatus.DELIVERED,
+    "partially_delivered": OutboxStatus.DELIVERED,
+    "undelivered": OutboxStatus.UNDELIVERED,
+    "failed": OutboxStatus.FAILED,
+    "canceled": OutboxStatus.FAILED,
+    "receiving": None,
+    "received": None,
+}
+OPTED_OUT_CODE = 21610
+# Errors on create that no retry can fix (bad or unreachable number, body too long, ...).
+PERMANENT_CODES = frozenset({21211, 21212, 21408, 21602, 21603, 21604, 21606, 21608, 21612,
+                             21614, 21617, 21635, OPTED_OUT_CODE})
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    provider_message_id: str
+    status: OutboxStatus | None
+    provider_status: str
+    error_code: str | None
+    recipient: str | None
+
+    @property
+    def opted_out(self) -> bool:
+        """Twilio says the recipient replied STOP to our number."""
+        return self.error_code == str(OPTED_OUT_CODE)
+
+
+def signed_url(public_url: str, raw_uri: str) -> str:
+    """The URL Twilio signed: the configured public URL plus the path and raw query."""
+    return public_url.rstrip("/") + raw_uri
+
+
+def verify(auth_token: str, url: str, form: MultiDict[str, str], signature: str | None) -> bool:
+    """Check X-Twilio-Signature with the SDK's validator over every posted parameter."""
+    if not signature or not auth_token:
+        return False
+    return bool(RequestValidator(auth_token).validate(url, form, signature))
+
+
+def _required(form: Mapping[str, str], name: str) -> str:
+    value = form.get(name)
+    if value is None or (name != "Body" and not value.strip()):
+        raise MalformedRequest(f"missing field {name}")
+    return value
+
+
+def parse_inbound(form: Mapping[str, str], *, region: str, now: datetime) -> InboundMessage:
+    """An inbound SMS webhook as a neutral message; MalformedRequest names what is wrong."""
+    sid = _required(form, "MessageSid")
+    sender = _required(form, "From")
+    body = _required(form, "Body")
+    if len(body) > MAX_BODY:
+        raise MalformedRequest(f"Body longer than {MAX_BODY} characters")
+    try:
+        e164 = to_e164(sender, region)
+    except InvalidNumber as exc:
+        raise MalformedRequest(f"From is not a phone number: {exc}") from None
+    return InboundMessage(PROVIDER, sid, e164, form.get("To", ""), body, now)
+
+
+def parse_status(form: Mapping[str, str]) -> StatusReport:
+    """A status callback as a report; unknown statuses are kept with status None."""
+    sid = _required(form, "MessageSid")
+    raw = form.get("MessageStatus") or form.get("SmsStatus")
+    if not raw:
+        raise MalformedRequest("missing field MessageStatus")
+    return StatusReport(sid, STATUS_MAP.get(raw.lower()), raw, form.get("ErrorCode") or None,
+                        form.get("To"))
+
+
+def render(texts: list[str]) -> str:
+    """TwiML answering with each reply as a <Message> (an empty <Response/> for none)."""
+    response = MessagingResponse()
+    for text in texts:
+        response.message(text)
+    return str(response)
+
+
+class TwilioSender:
+    """Sends outbox messages through the twilio SDK's REST client."""
+
+    provider = PROVIDER
+
+    def __init__(self, settings: Mapping[str, Any], *, http_client: HttpClient | None = None) -> None:
+        self._client = Client(settings["providers.twilio.account_sid"],
+                              settings["providers.twilio.auth_token"], http_client=http_client)
+        self._from = settings["providers.twilio.from_number"]
+        public_url = str(settings["app.public_url"]).rstrip("/")
+        # Twilio can only call back a public https URL; a localhost URL would be refused.
+        self._callback = public_url + "/webhooks/twilio/status" if public_url.startswith(
+            "https://") else None
+        self.max_per_second = int(settings["providers.twilio.max_per_second"])
+
+    def send(self, message: OutboxMessage) -> str:
+        """Send one message; return Twilio's MessageSid or raise a SendError."""
+        options: dict[str, Any] = {"to": message.to_number, "from_": self._from,
+                                   "body": message.text}
+        if self._callback:
+            options["status_callback"] = self._callback
+        try:
+            created = self._client.messages.create(**options)
+        except TwilioRestException as exc:
+            raise _classify(exc) from exc
+        except (requests.RequestException, TwilioException, OSError) as exc:
+            raise TransientSendError(f"twilio: {type(exc).__name__}: {exc}") from exc
+        return str(created.sid)
+
+
+def _classify(exc: TwilioRestException) -> Exception:
+    code = exc.code if isinstance(exc.code, int) else None
+    detail = f"twilio {exc.status} code {code}: {exc.msg}"
+    if code in PERMANENT_CODES:
+        return PermanentSendError(detail, opted_out=code == OPTED_OUT_CODE)
+    if exc.status == 429 or exc.status >= 500 or code in {20429, 21611}:
+        return TransientSendError(detail)
+    return PermanentSendError(detail)

@@ -1,0 +1,215 @@
+"""The outbox worker: claims due messages, sends them at the provider's rate, retries or fails.
+
+Crash safety. A message is claimed with a lease (`worker.lease_seconds`); the worker
+records the provider's answer in the same row as soon as it has it. If the worker is
+killed at any point, the message stays `sending` until its lease runs out and is then
+claimed again, so nothing is lost. A clean stop (SIGTERM, Ctrl-C) hands unsent claims back
+at once. The one duplicate that can happen: the provider accepted the message, and the
+worker died before it committed `sent`, so the message goes out a second time on restart
+(a window of one HTTP response plus one local commit). No other step can send twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import db
+from db import contacts, outbox, transaction
+from db.outbox import OutboxMessage, OutboxStatus
+from db.timeutil import utcnow
+from handlers.messages import OPTOUT_CONFIRMATION
+from smsgw.errors import PermanentSendError, TransientSendError
+from smsgw.phone import mask
+
+log = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    provider: str
+    max_per_second: int
+
+    def send(self, message: OutboxMessage) -> str: ...
+
+
+class TokenBucket:
+    """At most `rate` units per second on average, with up to one second's burst."""
+
+    def __init__(self, rate: float, *, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rate = float(rate)
+        self.tokens = float(rate)
+        self.monotonic, self.sleep = monotonic, sleep
+        self.last = monotonic()
+
+    def take(self, units: int) -> float:
+        """Wait until `units` may go; return how long it waited."""
+        now = self.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        self.tokens -= units
+        if self.tokens >= 0:
+            return 0.0
+        wait = -self.tokens / self.rate
+        self.sleep(wait)
+        return wait
+
+
+@dataclass
+class Totals:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    suppressed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts by name."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class Worker:
+    """Sends what the outbox holds through the configured senders."""
+
+    settings: Mapping[str, Any]
+    senders: Mapping[str, Sender]
+    clock: Callable[[], datetime] = utcnow
+    rng: Callable[[], float] = random.random
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    totals: Totals = field(default_factory=Totals)
+    _buckets: dict[str, TokenBucket] = field(default_factory=dict)
+
+    def bucket(self, provider: str) -> TokenBucket:
+        """The rate limiter of one provider (segments per second)."""
+        if provider not in self._buckets:
+            rate = self.senders[provider].max_per_second if provider in self.senders else 1
+            self._buckets[provider] = TokenBucket(rate, monotonic=self.monotonic, sleep=self.sleep)
+        return self._buckets[provider]
+
+    def claim(self, conn: sqlite3.Connection) -> list[OutboxMessage]:
+        """Lease the next batch, small enough to send well within the lease."""
+        lease = int(self.settings["worker.lease_seconds"])
+        slowest = min((s.max_per_second for s in self.senders.values()), default=1)
+        limit = max(1, min(int(self.settings["worker.batch_size"]), slowest * lease // 4))
+        with transaction(conn):
+            return outbox.claim_due(conn, now=self.clock(), lease_seconds=lease, limit=limit)
+
+    def run_once(self, conn: sqlite3.Connection, stop: threading.Event | None = None) -> int:
+        """Claim one batch and deliver it; return how many messages were handled."""
+        batch = self.claim(conn)
+        for index, message in enumerate(batch):
+            if stop is not None and stop.is_set():
+                with transaction(conn):
+                    outbox.release(conn, [m.id for m in batch[index:]], now=self.clock())
+                return index
+            self.deliver(conn, message)
+        return len(batch)
+
+    def deliver(self, conn: sqlite3.Connection, message: OutboxMessage) -> None:
+        """Send one claimed message and record what happened."""
+        if message.kind != OPTOUT_CONFIRMATION and self._opted_out(conn, message.to_number):
+            self._final(conn, message, OutboxStatus.SUPPRESSED, "recipient opted out")
+            self.totals.suppressed += 1
+            return
+        sender = self.senders.get(message.provider)
+        if sender is None:
+            self._retry(conn, message, f"provider {message.provider} is not configured")
+            return
+        self.bucket(message.provider).take(message.segments)
+        try:
+            provider_id = sender.send(message)
+        except TransientSendError as exc:
+            self._retry(conn, message, str(exc))
+        except PermanentSendError as exc:
+            self._final(conn, message, OutboxStatus.FAILED, str(exc))
+            self.totals.failed += 1
+            if exc.opted_out:
+                with transaction(conn):
+                    contacts.opt_out_number(conn, message.to_number, source="provider")
+                log.info("%s: %s opted out, no further messages", message.provider,
+                         mask(message.to_number))
+        else:
+            with transaction(conn):
+                outbox.mark_sent(conn, message.id, provider_message_id=provider_id,
+                                 now=self.clock())
+            self.totals.sent += 1
+
+    def _opted_out(self, conn: sqlite3.Connection, number: str) -> bool:
+        contact = contacts.find(conn, number)
+        return contact is not None and contact.opted_out
+
+    def _final(self, conn: sqlite3.Connection, message: OutboxMessage, status: OutboxStatus,
+               error: str) -> None:
+        with transaction(conn):
+            outbox.mark_final(conn, message.id, status, error=error, now=self.clock())
+        log.info("message %d to %s %s: %s", message.id, mask(message.to_number), status, error)
+
+    def _retry(self, conn: sqlite3.Connection, message: OutboxMessage, error: str) -> None:
+        if message.attempts >= int(self.settings["worker.max_attempts"]):
+            self._final(conn, message, OutboxStatus.FAILED, f"gave up after "
+                        f"{message.attempts} attempts: {error}")
+            self.totals.failed += 1
+            return
+        delay = self.backoff(message.attempts)
+        with transaction(conn):
+            outbox.mark_retry(conn, message.id, error=error,
+                              at=self.clock() + timedelta(seconds=delay), now=self.clock())
+        self.totals.retried += 1
+        log.warning("message %d attempt %d failed (%s); retry in %.0f s", message.id,
+                    message.attempts, error, delay)
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential delay with jitter: half fixed, half random, capped."""
+        base = float(self.settings["worker.backoff_seconds"])
+        cap = float(self.settings["worker.backoff_max_seconds"])
+        delay = min(cap, base * 2 ** max(0, attempts - 1))
+        return delay / 2 + self.rng() * delay / 2
+
+    def run_forever(self, conn: sqlite3.Connection, stop: threading.Event) -> None:
+        """Deliver until `stop` is set, resting between empty looks."""
+        poll = float(self.settings["worker.poll_seconds"])
+        while not stop.is_set():
+            if self.run_once(conn, stop) == 0:
+                stop.wait(poll)
+
+
+def build_senders(config: Mapping[str, Any], **overrides: Sender) -> dict[str, Sender]:
+    """The senders for every enabled provider (the local one always)."""
+    from smsgw.at_sms import AfricasTalkingSender
+    from smsgw.local_sms import LocalSender
+    from smsgw.twilio_sms import TwilioSender
+
+    senders: dict[str, Sender] = {"local": LocalSender(config)}
+    enabled = getattr(config, "provider_enabled", lambda name: False)
+    if enabled("twilio"):
+        senders["twilio"] = TwilioSender(config)
+    if enabled("africastalking"):
+        senders["africastalking"] = AfricasTalkingSender(config)
+    senders.update(overrides)
+    return senders
+
+
+def serve(config: Any) -> Totals:
+    """Run the worker until SIGTERM or Ctrl-C; hand back unsent claims on the way out."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    conn = db.connect(config["database.path"])
+    db.migrate(conn)
+    worker = Worker(config, build_senders(config))
+    log.info("worker started: providers %s", ", ".join(sorted(worker.senders)))
+    try:
+        worker.run_forever(conn, stop)
+    finally:
+        conn.close()
+        log.info("worker stopped: %s", worker.totals.as_dict())
+    return worker.totals
