@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import uuid
@@ -118,6 +119,7 @@ def sim(config: configuration.Config, text: str, sender: str, as_json: bool) -> 
     from smsgw.app import create_app
 
     client = create_app(config).test_client()
+    logging.getLogger().setLevel(logging.WARNING)  # the reply is the output, not the log
     payload = {"from": sender, "to": "local", "text": text, "id": f"sim-{uuid.uuid4()}"}
     response = client.post("/webhooks/local/sms", json=payload)
     body = response.get_json(silent=True) or {}
@@ -165,6 +167,14 @@ def show_config(config: configuration.Config) -> None:
     for key, value in config.redacted().items():
         click.echo(f"{key} = {json.dumps(value)}")
 
+
+@main.group("import")
+def import_group() -> None:
+    """Load prices or standards from files (for admins and cron jobs)."""
+
+
+# Command modules register themselves on the groups above when imported.
+from smsgw import cli_prices, cli_standards  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,1 @@
+"""The market-information domain: commodities, markets, aliases, quotes, standards, imports."""
