@@ -7,6 +7,7 @@ import re
 import phonenumbers
 
 _NOISE = re.compile(r"[^\d+]")
+_LETTERS = re.compile(r"[^\W\d_]")
 
 
 class InvalidNumber(ValueError):
@@ -15,6 +16,9 @@ class InvalidNumber(ValueError):
 
 def to_e164(raw: str, region: str) -> str:
     """Normalise a number as people and providers write it ('0712 345678') to '+254712345678'."""
+    if _LETTERS.search(raw or ""):
+        # A channel address such as "whatsapp:+2547..." is not a number we can text.
+        raise InvalidNumber(f"not a phone number: {raw!r}")
     cleaned = _NOISE.sub("", raw or "")
     if cleaned.startswith("00") and not cleaned.startswith("000"):
         # Kenya's international prefix is 000, so libphonenumber keeps a leading 00 as
