@@ -118,10 +118,11 @@ class AfricasTalkingSender:
         """Send one message; return AT's messageId or raise a SendError."""
         try:
             answer = self._sms.send(message.text, [message.to_number], sender_id=self._sender_id)
+        except (requests.RequestException, OSError) as exc:
+            # First: requests' JSONDecodeError (an unreadable 2xx body) is also a ValueError.
+            raise TransientSendError(f"africastalking: {type(exc).__name__}: {exc}") from exc
         except ValueError as exc:  # the SDK's own E.164 check, before any HTTP call
             raise PermanentSendError(f"africastalking: {exc}") from exc
-        except (requests.RequestException, OSError) as exc:
-            raise TransientSendError(f"africastalking: {type(exc).__name__}: {exc}") from exc
         except Exception as exc:  # AfricasTalkingException: non-2xx, status code not kept
             # The SDK keeps only the response text, so a 401 cannot be told from a 503;
             # retrying is bounded by worker.max_attempts, and losing nothing matters more.

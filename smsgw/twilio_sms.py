@@ -148,6 +148,10 @@ def _classify(exc: TwilioRestException) -> Exception:
     detail = f"twilio {exc.status} code {code}: {exc.msg}"
     if code in PERMANENT_CODES:
         return PermanentSendError(detail, opted_out=code == OPTED_OUT_CODE)
+    if exc.status in (401, 403) or code == 20003:
+        # Bad credentials are an operator's mistake, not the message's: keep it queued
+        # (bounded by worker.max_attempts) so fixing the config sends it.
+        return TransientSendError(detail + " (check providers.twilio credentials)")
     if exc.status == 429 or exc.status >= 500 or code in {20429, 21611}:
         return TransientSendError(detail)
     return PermanentSendError(detail)

@@ -106,8 +106,11 @@ class Worker:
     def run_once(self, conn: sqlite3.Connection, stop: threading.Event | None = None) -> int:
         """Claim one batch and deliver it; return how many messages were handled."""
         batch = self.claim(conn)
+        # Rate limiting can stretch a batch of long messages past its lease, when another
+        # worker may claim and send them again: past half the lease, hand the rest back.
+        deadline = self.clock() + timedelta(seconds=int(self.settings["worker.lease_seconds"]) / 2)
         for index, message in enumerate(batch):
-            if stop is not None and stop.is_set():
+            if (stop is not None and stop.is_set()) or self.clock() >= deadline:
                 with transaction(conn):
                     outbox.release(conn, [m.id for m in batch[index:]], now=self.clock())
                 return index
