@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import basic
+from handlers import basic, price, standards
 from handlers.router import Router
 
 
@@ -10,4 +10,6 @@ def build_router() -> Router:
     """A router with all commands registered, in priority order."""
     router = Router()
     basic.register(router)
+    price.register(router)
+    standards.register(router)
     return router

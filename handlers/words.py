@@ -1,19 +1,10 @@
-"""Folding what people type into comparable words: case, accents, punctuation, spacing."""
+"""Splitting what people type into a command word and the rest."""
 
 from __future__ import annotations
 
-import unicodedata
+from prices.folding import fold
 
-import regex
-
-_EDGE_PUNCTUATION = regex.compile(r"^[\p{P}\p{S}\s]+|[\p{P}\p{S}\s]+$")
-
-
-def fold(text: str) -> str:
-    """Upper-case, accent-free, trimmed form of a word or phrase: 'Arrêt!' -> 'ARRET'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _EDGE_PUNCTUATION.sub("", bare).upper()
+__all__ = ["fold", "split_command", "single_word"]
 
 
 def split_command(text: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ import db
 from db.timeutil import utcnow
 from handlers.registry import build_router
 from handlers.router import Router
+from prices.catalog import load_aliases
 from smsgw import config as configuration
 from smsgw import logsafe, webhooks
 from smsgw.gateway import Gateway
@@ -47,7 +48,10 @@ def init_database(config: configuration.Config) -> list[str]:
     """Create or migrate the database file; return the steps applied."""
     conn = db.connect(config["database.path"])
     try:
-        return db.migrate(conn)
+        applied = db.migrate(conn)
+        with db.transaction(conn):
+            load_aliases(conn)  # the shipped names (MAHINDI, MAIS...); never removes any
+        return applied
     finally:
         conn.close()
 

@@ -173,6 +173,29 @@ def import_group() -> None:
     """Load prices or standards from files (for admins and cron jobs)."""
 
 
+@import_group.command("aliases")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_config
+def import_aliases(config: configuration.Config, file: str) -> None:
+    """Add names for commodities and markets from a CSV: kind,alias,language,target.
+
+    kind is commodity or market; target is the name as imported (e.g. "Maize (white)"),
+    or a commodity's base name ("Maize") for all its kinds. Existing names are kept.
+    """
+    from prices.catalog import load_aliases
+
+    conn = db.connect(config["database.path"])
+    db.migrate(conn)
+    try:
+        with db.transaction(conn):
+            added = load_aliases(conn, file, source="admin")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
+    finally:
+        conn.close()
+    click.echo(f"{added} new alias(es) from {file}")
+
+
 # Command modules register themselves on the groups above when imported.
 from smsgw import cli_prices, cli_standards  # noqa: E402,F401
 

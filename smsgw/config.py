@@ -80,6 +80,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("worker.max_attempts", int, 6, "Sends tried before a message is failed"),
     Setting("worker.backoff_seconds", float, 5.0, "First retry delay; doubles each attempt"),
     Setting("worker.backoff_max_seconds", float, 900.0, "Longest retry delay"),
+    Setting("prices.stale_days", int, 60,
+            "A price older than this many days is answered with its age"),
     Setting("logging.level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 _BY_KEY = {setting.key: setting for setting in SETTINGS}

@@ -1,0 +1,299 @@
+"""PRICE, REG and LANG, and a bare "MAIZE NAKURU" understood as a price question."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from db import contacts
+from handlers.messages import Context, Reply
+from handlers.router import Command, Router
+from handlers.segments import fits
+from prices import quotes
+from prices.catalog import Catalog, Match, MatchKind, Named, catalog_for
+from prices.folding import phrase
+
+PRICE_WORDS = {"en": frozenset({"PRICE", "PRICES"}), "sw": frozenset({"BEI"}),
+               "fr": frozenset({"PRIX"})}
+REG_WORDS = {"en": frozenset({"REG", "REGISTER", "MARKET"}), "sw": frozenset({"SAJILI", "SOKO"}),
+             "fr": frozenset({"INSCRIRE", "MARCHE"})}
+LANG_WORDS = {"en": frozenset({"LANG", "LANGUAGE"}), "sw": frozenset({"LUGHA"}),
+              "fr": frozenset({"LANGUE"})}
+LANGUAGE_NAMES = {
+    "en": {"EN", "ENG", "ENGLISH", "KIINGEREZA", "ANGLAIS"},
+    "sw": {"SW", "SWA", "SWAHILI", "KISWAHILI"},
+    "fr": {"FR", "FRA", "FRENCH", "FRANCAIS", "KIFARANSA"},
+}
+UNITS = {"KG": "kg", "L": "litre", "UNIT": "unit", "HEAD": "head", "BUNCH": "bunch"}
+BARE_MIN_SCORE = 88  # a message without PRICE must name things clearly to be read as one
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    commodity: Match
+    market: Match | None    # None: no market was named
+
+
+def parse(catalog: Catalog, text: str) -> Query:
+    """Split 'IRISH POTATOES WAKULIMA NAKURU' into the commodity and market meant.
+
+    Every split point is tried; the one where both halves match best wins, so names of
+    several words need no quotes or separators.
+    """
+    words = phrase(text).split()
+    alone = catalog.commodities.match(" ".join(words))
+    best = Query(alone, None) if alone.kind is not MatchKind.NONE else None
+    best_score = _score(alone) * 2 if best else -1.0
+    for cut in range(len(words) - 1, 0, -1):
+        commodity = catalog.commodities.match(" ".join(words[:cut]))
+        market = catalog.markets.match(" ".join(words[cut:]))
+        if commodity.kind is MatchKind.NONE:
+            continue
+        score = _score(commodity) + _score(market)
+        if score > best_score:
+            best, best_score = Query(commodity, market), score
+    if best is None:
+        return Query(alone, None)
+    return best
+
+
+def _score(match: Match) -> float:
+    return {MatchKind.EXACT: 100.0, MatchKind.FUZZY: match.score,
+            MatchKind.AMBIGUOUS: match.score - 10}.get(match.kind, 0.0)
+
+
+def display_name(items: tuple[Named, ...], ctx: Context | None = None) -> str:
+    """'Maize' for the maize group, 'Maize (white)' for one; 'Mahindi' for a Swahili reader."""
+    base = items[0].name.split("(")[0].strip()
+    if ctx is not None and ctx.language != "en":
+        row = ctx.conn.execute(
+            "SELECT alias FROM aliases WHERE kind = 'commodity' AND language = ? AND target = ?"
+            " ORDER BY length(alias), alias LIMIT 1", (ctx.language, phrase(base))).fetchone()
+        if row:
+            local = row[0].capitalize()
+            return local if len(items) > 1 or "(" not in items[0].name else \
+                f"{local} ({items[0].name.split('(', 1)[1]}"
+    return items[0].name if len(items) == 1 else base
+
+
+def unit_text(unit: str) -> str:
+    """'90 KG' -> '90kg', 'L' -> 'litre', '500 ML' -> '500ml'."""
+    folded = unit.strip().upper()
+    if folded in UNITS:
+        return UNITS[folded]
+    return folded.replace(" ", "").lower()
+
+
+def money(ctx: Context, amount: float) -> str:
+    """3200 -> '3,200' (or '3 200' in French); 35.5 -> '35.50'; 30 -> '30'."""
+    if abs(amount) >= 100 or float(amount).is_integer():
+        text = f"{amount:,.0f}"
+    else:
+        text = f"{amount:,.2f}"
+    return text.replace(",", ctx.t("thousands_sep"))
+
+
+def day(ctx: Context, when: date) -> str:
+    """'15 Apr 2026' with the month in the contact's language."""
+    months = ctx.t("months").split()
+    return f"{when.day} {months[when.month - 1]} {when.year}"
+
+
+def trend(ctx: Context, quote: quotes.Quote) -> str:
+    """' (up 50)', ' (down 1.20)', ' (same)', or '' with no earlier price."""
+    change = quote.change
+    if change is None:
+        return ""
+    if abs(change) < 0.005:
+        return f" ({ctx.t('trend_same')})"
+    key = "trend_up" if change > 0 else "trend_down"
+    return f" ({ctx.t(key, amount=money(ctx, abs(change)))})"
+
+
+def quote_text(ctx: Context, quote: quotes.Quote, group: bool) -> str:
+    """'wholesale KES 3,200/90kg (up 50)', naming the variety when the answer covers a group."""
+    variety = ""
+    if group and "(" in quote.commodity:
+        variety = " " + quote.commodity.split("(", 1)[1].rstrip(")").split(",")[0].strip().lower()
+    kind = ctx.t(f"type_{quote.price_type}") if quote.price_type in ("retail", "wholesale") \
+        else quote.price_type
+    return (f"{kind}{variety} {quote.currency} {money(ctx, quote.price)}/{unit_text(quote.unit)}"
+            f"{trend(ctx, quote)}")
+
+
+def age_text(ctx: Context, newest: date) -> str:
+    """How old a price is, in months or years."""
+    days = (ctx.now.date() - newest).days
+    if days >= 730:
+        return ctx.t("age_years", n=days // 365)
+    return ctx.t("age_months", n=max(1, round(days / 30.4)))
+
+
+def pick(found: list[quotes.Quote]) -> list[quotes.Quote]:
+    """The newest quote, and one of the other price type if it is about as recent."""
+    newest = found[0]
+    other = next((q for q in found[1:] if q.price_type != newest.price_type
+                  and (newest.date - q.date).days <= 62), None)
+    return [newest, other] if other else [newest]
+
+
+def market_answer(ctx: Context, commodity: Match, market: Named) -> str:
+    """The price reply for a commodity at one market (or where else to look)."""
+    found = quotes.latest_at_market(ctx.conn, [i.id for i in commodity.items], market.id)
+    name = display_name(commodity.items, ctx)
+    if not found:
+        return no_data(ctx, commodity, market)
+    chosen = pick(found)
+    group = len(commodity.items) > 1
+    stale = ""
+    if (ctx.now.date() - chosen[0].date).days > int(ctx.settings.get("prices.stale_days", 60)):
+        stale = " " + ctx.t("stale", age=age_text(ctx, chosen[0].date))
+    for count in (len(chosen), 1):
+        body = "; ".join(quote_text(ctx, q, group) for q in chosen[:count])
+        reply = ctx.t("price", commodity=name, market=market.name,
+                      date=day(ctx, chosen[0].date), quotes=body) + stale
+        if fits(reply):
+            return reply
+    return reply
+
+
+def no_data(ctx: Context, commodity: Match, market: Named) -> str:
+    """No price for this commodity at this market: name the nearest markets that have one."""
+    origin = quotes.place(ctx.conn, market.id)
+    ids = [i.id for i in commodity.items]
+    near = quotes.nearest_with_data(ctx.conn, ids, origin) if origin else []
+    name = display_name(commodity.items, ctx)
+    if not near:
+        return ctx.t("no_data", commodity=name, market=market.name)
+    listed = ", ".join(p.name if km is None else f"{p.name} {km:.0f}km" for p, km in near)
+    return ctx.t("no_data_near", commodity=name, market=market.name, markets=listed)
+
+
+def best_answer(ctx: Context, commodity: Match) -> str:
+    """Without a market: the few markets where it sold highest recently."""
+    best = quotes.best_markets(ctx.conn, [i.id for i in commodity.items])
+    name = display_name(commodity.items, ctx)
+    if not best:
+        return ctx.t("no_prices", commodity=name)
+    first = best[0]
+    kind = ctx.t(f"type_{first.price_type}") if first.price_type in ("retail", "wholesale") \
+        else first.price_type
+    for count in (3, 2, 1):
+        listed = ", ".join(f"{q.market} {money(ctx, q.price)}" for q in best[:count])
+        reply = ctx.t("best", commodity=name, kind=kind, currency=first.currency,
+                      unit=unit_text(first.unit), date=day(ctx, first.date), markets=listed,
+                      keyword=ctx.t("price_keyword"), name=phrase(name))
+        if fits(reply):
+            return reply
+    return reply
+
+
+def ask_back(ctx: Context, match: Match, keyword: str) -> str:
+    """Ask which of a few names was meant."""
+    return ctx.t("which", options=", ".join(match.options), keyword=keyword)
+
+
+def answer(ctx: Context, rest: str) -> str:
+    """The reply to PRICE <commodity> [<market>]."""
+    if not rest.strip():
+        return ctx.t("price_usage")
+    catalog = catalog_for(ctx.conn)
+    query = parse(catalog, rest)
+    keyword = ctx.t("price_keyword")
+    if query.commodity.kind is MatchKind.AMBIGUOUS:
+        return ask_back(ctx, query.commodity, keyword)
+    if not query.commodity.found:
+        suggestions = popular_names(ctx)
+        return ctx.t("unknown_commodity", suggestions=suggestions)
+    if query.market is None:
+        home = _home_market(ctx, catalog)
+        if home is not None:
+            return market_answer(ctx, query.commodity, home)
+        return best_answer(ctx, query.commodity)
+    if query.market.kind is MatchKind.AMBIGUOUS:
+        return ask_back(ctx, query.market, f"{keyword} {query.commodity.label}")
+    if not query.market.found:
+        return ctx.t("unknown_market", keyword=keyword, name=query.commodity.label)
+    return market_answer(ctx, query.commodity, freshest(ctx, query.commodity, query.market))
+
+
+def freshest(ctx: Context, commodity: Match, market: Match) -> Named:
+    """Of several markets a place names (TURKANA), the one with the newest price."""
+    if len(market.items) == 1:
+        return market.items[0]
+    dated = []
+    for item in market.items:
+        found = quotes.latest_at_market(ctx.conn, [i.id for i in commodity.items], item.id)
+        dated.append((found[0].date if found else date.min, -item.id, item))
+    return max(dated, key=lambda entry: entry[:2])[2]
+
+
+def popular_names(ctx: Context) -> str:
+    """A few commodity names people can try."""
+    names = [n.split("(")[0].strip().lower() for n in quotes.popular_commodities(ctx.conn, 12)]
+    return ", ".join(list(dict.fromkeys(names))[:5])
+
+
+def _home_market(ctx: Context, catalog: Catalog) -> Named | None:
+    row = ctx.conn.execute("SELECT home_market_id FROM contacts WHERE id = ?",
+                           (ctx.contact.id,)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return catalog.markets.items.get(row[0])
+
+
+def price(ctx: Context, rest: str) -> list[Reply]:
+    """PRICE <commodity> [<market>]."""
+    return [Reply(answer(ctx, rest))]
+
+
+def bare_price(ctx: Context, text: str) -> list[Reply] | None:
+    """'MAIZE NAKURU' without a keyword, when both names are clear; else not ours."""
+    catalog = catalog_for(ctx.conn)
+    if not catalog.commodities.items:
+        return None
+    query = parse(catalog, text)
+    clear = query.commodity.found and query.commodity.score >= BARE_MIN_SCORE
+    if not clear or (query.market is not None and not (
+            query.market.found and query.market.score >= BARE_MIN_SCORE)):
+        return None
+    return [Reply(answer(ctx, text))]
+
+
+def register_market(ctx: Context, rest: str) -> list[Reply]:
+    """REG <market>: remember the contact's home market."""
+    catalog = catalog_for(ctx.conn)
+    if not rest.strip():
+        home = _home_market(ctx, catalog)
+        if home is None:
+            return [Reply(ctx.t("reg_usage"))]
+        return [Reply(ctx.t("reg_current", market=home.name))]
+    match = catalog.markets.match(rest)
+    if match.kind is MatchKind.AMBIGUOUS or (match.found and len(match.items) > 1):
+        options = match.options or tuple(phrase(i.name) for i in match.items[:3])
+        return [Reply(ctx.t("which", options=", ".join(options), keyword=ctx.t("reg_keyword")))]
+    if not match.found:
+        return [Reply(ctx.t("reg_unknown"))]
+    market = match.items[0]
+    ctx.conn.execute("UPDATE contacts SET home_market_id = ? WHERE id = ?",
+                     (market.id, ctx.contact.id))
+    return [Reply(ctx.t("reg_done", market=market.name))]
+
+
+def set_language(ctx: Context, rest: str) -> list[Reply]:
+    """LANG EN|SW|FR: switch the reply language."""
+    wanted = phrase(rest)
+    language = next((code for code, names in LANGUAGE_NAMES.items() if wanted in names), None)
+    if language is None:
+        return [Reply(ctx.t("lang_usage"))]
+    contacts.set_language(ctx.conn, ctx.contact.id, language)
+    ctx.language = language
+    return [Reply(ctx.t("lang_done"))]
+
+
+def register(router: Router) -> None:
+    """Add PRICE, REG and LANG, and the bare commodity-market fallback."""
+    router.register(Command("price", PRICE_WORDS, price))
+    router.register(Command("reg", REG_WORDS, register_market))
+    router.register(Command("lang", LANG_WORDS, set_language))
+    router.add_fallback(bare_price)

@@ -1,0 +1,519 @@
+"""Loading price observations from CSV files: the WFP/HDX format and our own template.
+
+A file is all-or-nothing for its good rows: the import is one write transaction, so a cron
+job never leaves half a file behind. Bad rows are reported with their line numbers and
+skipped; a file that cannot be read at all raises ImportFileError and changes nothing.
+The format is described in docs/import-format.md.
+
+The SQL lives here rather than in db/ because it is one streaming bulk upsert that only
+this importer runs; its table names are those of db/schema/0002_prices.sql.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import math
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import date as Date
+from pathlib import Path
+from typing import Any, BinaryIO, NoReturn
+
+import db
+from db.timeutil import iso, utcnow
+
+WFP_SOURCE = "WFP via HDX"
+PRICE_TYPES = ("retail", "wholesale", "producer", "farmgate")
+BATCH_ROWS = 5_000
+MAX_ERRORS = 1_000
+_SNIFF_BYTES = 64 * 1024
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+
+# Header name in the file -> our field name, per format. The first listed are required.
+_WFP_COLUMNS = {
+    "date": "date", "market": "market", "commodity": "commodity", "unit": "unit",
+    "pricetype": "price_type", "currency": "currency", "price": "price",
+    "admin1": "admin1", "admin2": "admin2", "latitude": "latitude", "longitude": "longitude",
+    "category": "category", "usdprice": "usd_price", "priceflag": "price_flag",
+    "market_id": "market_source_id", "commodity_id": "commodity_source_id", "source": "source",
+}
+_TEMPLATE_COLUMNS = {
+    "date": "date", "market": "market", "commodity": "commodity", "unit": "unit",
+    "price_type": "price_type", "currency": "currency", "price": "price",
+    "admin1": "admin1", "admin2": "admin2", "latitude": "latitude", "longitude": "longitude",
+    "category": "category", "usd_price": "usd_price", "price_flag": "price_flag",
+    "source": "source",
+}
+_REQUIRED = 7
+
+_UPSERT = """
+INSERT INTO prices (commodity_id, market_id, unit, price_type, currency, date,
+                    price, usd_price, price_flag, source, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (commodity_id, market_id, unit, price_type, currency, date) DO UPDATE SET
+    price = excluded.price, usd_price = excluded.usd_price, price_flag = excluded.price_flag,
+    source = excluded.source, updated_at = excluded.updated_at
+WHERE excluded.price IS NOT prices.price OR excluded.usd_price IS NOT prices.usd_price
+   OR excluded.price_flag IS NOT prices.price_flag
+"""
+_UPSERT_MARKET = """
+INSERT INTO markets (country, name, admin1, admin2, latitude, longitude, source_id)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (country, name) DO UPDATE SET
+    admin1 = coalesce(markets.admin1, excluded.admin1),
+    admin2 = coalesce(markets.admin2, excluded.admin2),
+    latitude = coalesce(markets.latitude, excluded.latitude),
+    longitude = coalesce(markets.longitude, excluded.longitude),
+    source_id = coalesce(markets.source_id, excluded.source_id)
+RETURNING id
+"""
+_UPSERT_COMMODITY = """
+INSERT INTO commodities (name, category, source_id) VALUES (?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET
+    category = coalesce(commodities.category, excluded.category),
+    source_id = coalesce(commodities.source_id, excluded.source_id)
+RETURNING id
+"""
+
+
+class ImportFileError(Exception):
+    """The file cannot be imported at all (missing, binary, not UTF-8, unknown header).
+
+    When this is raised the database is exactly as it was before the import.
+    """
+
+
+class RowRejected(Exception):
+    """One data row is invalid; the message is the reason shown to the admin."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A rejected row: its physical line number in the file (header = 1) and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What one import did; read = inserted + updated + unchanged + rejected."""
+
+    read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    errors: list[RowError] = field(default_factory=list)  # the first MAX_ERRORS only
+    format: str = ""  # "wfp" or "template"
+    hxl: bool = False  # the file carried the HDX row of #hashtags
+    dry_run: bool = False
+    sha256: str = ""
+    import_id: int | None = None  # the row in the imports log
+
+    def summary(self) -> str:
+        """The one-line summary printed after every import."""
+        return (f"read {self.read}, inserted {self.inserted}, updated {self.updated}, "
+                f"unchanged {self.unchanged}, rejected {self.rejected}")
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Which format a header announces and where each field sits in a row."""
+
+    format: str
+    width: int
+    index: dict[str, int]  # our field name -> column position
+    label: dict[str, str]  # our field name -> the header name as written in the file
+
+
+# ---------------------------------------------------------------------------- the entry point
+
+def import_prices(conn: sqlite3.Connection, path: str | Path, *, country: str,
+                  dry_run: bool = False, source: str | None = None,
+                  progress: Callable[[int], None] | None = None,
+                  max_errors: int = MAX_ERRORS) -> ImportReport:
+    """Load one price CSV into a migrated database in one transaction and report what changed.
+
+    `progress`, if given, is called now and then with the number of bytes read so far.
+    `source` is recorded for rows that do not name their own source.
+    """
+    country = normalise_country(country)
+    started = iso(utcnow())
+    with _open_text(path) as (text, counter):
+        reader = csv.reader(text)
+        layout = read_header(reader, path)
+        default_source = source or (WFP_SOURCE if layout.format == "wfp" else Path(path).name)
+        loader = _Loader(conn, layout, country, default_source, max_errors)
+        with db.transaction(conn):
+            conn.execute("SAVEPOINT price_import")
+            try:
+                loader.run(reader, path, lambda: _report(progress, counter))
+            except BaseException:
+                conn.execute("ROLLBACK TO price_import")
+                conn.execute("RELEASE price_import")
+                raise
+            if dry_run:
+                conn.execute("ROLLBACK TO price_import")  # counted, then undone
+            conn.execute("RELEASE price_import")
+            report = loader.report(dry_run=dry_run, sha256=counter.digest.hexdigest())
+            import_id = _log(conn, report, path, country, started)
+    _report(progress, counter)
+    return replace(report, import_id=import_id)
+
+
+def normalise_country(country: str) -> str:
+    """Check a 2-letter ISO 3166 country code and return it in upper case."""
+    if not isinstance(country, str) or not _COUNTRY.match(country.strip()):
+        raise ValueError(f"country must be a 2-letter ISO code such as KE, not {country!r}")
+    return country.strip().upper()
+
+
+def _report(progress: Callable[[int], None] | None, counter: _CountingReader) -> None:
+    if progress is not None:
+        progress(counter.bytes_read)
+
+
+def _log(conn: sqlite3.Connection, report: ImportReport, path: str | Path, country: str,
+         started: str) -> int:
+    """Record the run in the imports log (dry runs too, flagged) and return its id."""
+    row = conn.execute(
+        "INSERT INTO imports (kind, file_name, sha256, read, inserted, updated, unchanged,"
+        " rejected, dry_run, started_at, finished_at, format, country)"
+        " VALUES ('prices', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (str(path), report.sha256, report.read, report.inserted, report.updated,
+         report.unchanged, report.rejected, int(report.dry_run), started, iso(utcnow()),
+         report.format, country)).fetchone()
+    return int(row[0])
+
+
+# ---------------------------------------------------------------------------- reading the file
+
+class _CountingReader(io.RawIOBase):
+    """A raw file that counts and hashes the bytes passing through (for progress and log)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.bytes_read = 0
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        if count:
+            self.bytes_read += count
+            self.digest.update(memoryview(buffer)[:count])
+        return count or 0
+
+
+@contextmanager
+def _open_text(path: str | Path) -> Iterator[tuple[io.TextIOWrapper, _CountingReader]]:
+    """Open the file as UTF-8 text for csv, refusing missing, binary and non-UTF-8 files."""
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed below, through the wrapper
+    except OSError as exc:
+        raise ImportFileError(f"{path}: cannot open the file ({exc.strerror or exc})") from None
+    counter = _CountingReader(raw)
+    buffered = io.BufferedReader(counter, buffer_size=_SNIFF_BYTES)
+    text = io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
+    try:
+        _sniff(buffered.peek(_SNIFF_BYTES), path)
+        yield text, counter
+    finally:
+        text.close()
+        raw.close()
+
+
+def _sniff(head: bytes, path: str | Path) -> None:
+    """Refuse a file whose first bytes are not UTF-8 text."""
+    if not head:
+        raise ImportFileError(f"{path}: the file is empty")
+    if b"\0" in head:
+        raise ImportFileError(f"{path}: not a CSV text file (it contains NUL bytes: "
+                              "a binary file, or text saved as UTF-16; save it as CSV UTF-8)")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(f"{path}: not UTF-8 text (byte {exc.start + 1} is not valid "
+                              "UTF-8; save the file as CSV UTF-8)") from None
+
+
+def read_header(reader: Iterator[list[str]], path: str | Path = "file") -> Layout:
+    """Read the header row and decide the format from it, or raise ImportFileError."""
+    try:
+        header = next(reader, None)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ImportFileError(f"{path}: the header cannot be read ({exc})") from None
+    if not header or not any(cell.strip() for cell in header):
+        raise ImportFileError(f"{path}: the first line should be a header, but it is empty")
+    names = [cell.strip().lower().replace(" ", "_") for cell in header]
+    duplicates = sorted({name for name in names if names.count(name) > 1 and name})
+    if duplicates:
+        raise ImportFileError(f"{path}: the header repeats column(s) {', '.join(duplicates)}")
+    if "pricetype" in names:
+        return _layout("wfp", _WFP_COLUMNS, names, header, path)
+    if "price_type" in names:
+        return _layout("template", _TEMPLATE_COLUMNS, names, header, path)
+    raise ImportFileError(
+        f"{path}: unknown header {','.join(header)[:120]!r}; expected the WFP/HDX columns "
+        f"({','.join(list(_WFP_COLUMNS)[:_REQUIRED])},...) or the template columns "
+        f"({','.join(list(_TEMPLATE_COLUMNS)[:_REQUIRED])},...), see docs/import-format.md")
+
+
+def _layout(name: str, columns: dict[str, str], names: list[str], header: list[str],
+            path: str | Path) -> Layout:
+    missing = [column for column in list(columns)[:_REQUIRED] if column not in names]
+    if missing:
+        kind = "WFP/HDX" if name == "wfp" else "template"
+        raise ImportFileError(f"{path}: the header lacks the {kind} column(s) "
+                              f"{', '.join(missing)}")
+    index = {columns[n]: i for i, n in enumerate(names) if n in columns}
+    label = {columns[n]: header[i].strip() for i, n in enumerate(names) if n in columns}
+    return Layout(name, len(names), index, label)
+
+
+# ---------------------------------------------------------------------------- validating a row
+
+class RowParser:
+    """Validates the csv rows of one layout; caches the few distinct dates, types and places.
+
+    parse() is the hot loop of a million-row import, hence the plain tuples and caches.
+    """
+
+    REQUIRED = ("date", "market", "commodity", "unit", "price_type", "currency", "price")
+    OPTIONAL = ("usd_price", "price_flag", "source", "latitude", "longitude")
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self._required = tuple(layout.index[name] for name in self.REQUIRED)
+        self._optional = tuple(layout.index.get(name) for name in self.OPTIONAL)
+        self._dates: dict[str, str] = {}
+        self._types: dict[str, str] = {}
+        self._currencies: dict[str, str] = {}
+        self._places: dict[tuple[str, str], tuple[float | None, float | None]] = {}
+
+    def parse(self, row: list[str]) -> tuple[Any, ...]:
+        """Validate one data row or raise RowRejected.
+
+        Returns (date, market, commodity, unit, price_type, currency, price, usd_price,
+        price_flag, source, latitude, longitude), text stripped, empty optional text None.
+        """
+        if len(row) != self.layout.width:
+            raise RowRejected(f"expected {self.layout.width} fields, found {len(row)}")
+        i_date, i_market, i_commodity, i_unit, i_type, i_currency, i_price = self._required
+        i_usd, i_flag, i_source, _, _ = self._optional
+        date = self._dates.get(row[i_date]) or self._date(row[i_date])
+        market = row[i_market].strip() or self._empty("market")
+        commodity = row[i_commodity].strip() or self._empty("commodity")
+        unit = row[i_unit].strip() or self._empty("unit")
+        price_type = self._types.get(row[i_type]) or self._price_type(row[i_type])
+        currency = self._currencies.get(row[i_currency]) or self._currency(row[i_currency])
+        price = self._price(row[i_price])
+        usd_price = None if i_usd is None else self._usd_price(row[i_usd])
+        flag = None if i_flag is None else (row[i_flag].strip() or None)
+        source = None if i_source is None else (row[i_source].strip() or None)
+        latitude, longitude = self._place(row)
+        return (date, market, commodity, unit, price_type, currency, price, usd_price, flag,
+                source, latitude, longitude)
+
+    def text(self, row: list[str], name: str) -> str | None:
+        """An optional text field of a valid row, stripped; None when absent or empty."""
+        index = self.layout.index.get(name)
+        return None if index is None else (row[index].strip() or None)
+
+    def _empty(self, name: str) -> NoReturn:
+        raise RowRejected(f"{self.layout.label[name]} is empty")
+
+    def _date(self, raw: str) -> str:
+        value = raw.strip()
+        if not value:
+            self._empty("date")
+        try:
+            if not _ISO_DATE.match(value):
+                raise ValueError(value)
+            Date(int(value[:4]), int(value[5:7]), int(value[8:]))
+        except ValueError:
+            raise RowRejected(f"{self.layout.label['date']} {value!r} is not a date "
+                              "written YYYY-MM-DD") from None
+        self._dates[raw] = value
+        return value
+
+    def _price_type(self, raw: str) -> str:
+        value = re.sub(r"[\s_-]", "", raw).lower()  # "Farm gate", "farm-gate" -> farmgate
+        if value not in PRICE_TYPES:
+            if not raw.strip():
+                self._empty("price_type")
+            raise RowRejected(f"{self.layout.label['price_type']} {raw.strip()!r} is not one "
+                              f"of {', '.join(PRICE_TYPES)}")
+        self._types[raw] = value
+        return value
+
+    def _currency(self, raw: str) -> str:
+        value = raw.strip().upper()
+        if not _CURRENCY.match(value):
+            if not value:
+                self._empty("currency")
+            raise RowRejected(f"{self.layout.label['currency']} {raw.strip()!r} is not a "
+                              "3-letter ISO code such as KES")
+        self._currencies[raw] = value
+        return value
+
+    def _price(self, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if 0.0 < value < math.inf:
+            return value
+        label, raw = self.layout.label["price"], raw.strip()
+        if not raw:
+            self._empty("price")
+        if math.isnan(value) or value == math.inf:
+            raise RowRejected(f"{label} {raw!r} is not a number")
+        raise RowRejected(f"{label} {raw} is not above zero")
+
+    def _usd_price(self, raw: str) -> float | None:
+        if not raw or raw.isspace():
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if 0.0 <= value < math.inf:
+            return value
+        raise RowRejected(f"{self.layout.label['usd_price']} {raw.strip()!r} is not a number "
+                          "of zero or more")
+
+    def _place(self, row: list[str]) -> tuple[float | None, float | None]:
+        _, _, _, i_lat, i_lon = self._optional
+        key = ("" if i_lat is None else row[i_lat], "" if i_lon is None else row[i_lon])
+        known = self._places.get(key)
+        if known is None:
+            known = (self._coordinate(key[0], "latitude", 90),
+                     self._coordinate(key[1], "longitude", 180))
+            self._places[key] = known
+        return known
+
+    def _coordinate(self, raw: str, name: str, limit: int) -> float | None:
+        if not raw.strip():
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if -limit <= value <= limit:
+            return value
+        raise RowRejected(f"{self.layout.label[name]} {raw.strip()!r} is not a number "
+                          f"between -{limit} and {limit}")
+
+
+# ---------------------------------------------------------------------------- writing
+
+class _Loader:
+    """Streams valid rows into the database in batches and keeps the counts."""
+
+    def __init__(self, conn: sqlite3.Connection, layout: Layout, country: str,
+                 default_source: str, max_errors: int) -> None:
+        self.conn, self.layout, self.country = conn, layout, country
+        self.default_source = default_source
+        self.max_errors = max_errors
+        self.parser = RowParser(layout)
+        self.markets: dict[str, int] = {}
+        self.commodities: dict[str, int] = {}
+        self.updated_at = iso(utcnow())
+        self.read = self.valid = self.changed = self.inserted = self.rejected = 0
+        self.errors: list[RowError] = []
+        self.hxl = False
+
+    def run(self, reader: Any, path: str | Path, tick: Callable[[], None]) -> None:
+        """Read every data row, validate, upsert in batches; raise ImportFileError if unreadable."""
+        before = self._count()
+        batch: list[tuple[Any, ...]] = []
+        line = reader.line_num  # physical lines consumed so far (the header)
+        try:
+            for row in reader:
+                first, line = line + 1, reader.line_num
+                if not any(row):
+                    continue  # blank lines and rows of empty cells are not data
+                if first == 2 and _is_hxl(row):
+                    self.hxl = True
+                    continue
+                self._take(row, first, batch)
+                if len(batch) >= BATCH_ROWS:
+                    self._flush(batch)
+                    tick()
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ImportFileError(f"{path}: cannot read the file after line {line} ({exc}); "
+                                  "nothing was imported") from None
+        self._flush(batch)
+        self.inserted = self._count() - before
+
+    def _take(self, row: list[str], line: int, batch: list[tuple[Any, ...]]) -> None:
+        self.read += 1
+        try:
+            (date, market, commodity, unit, price_type, currency, price, usd_price, flag,
+             source, latitude, longitude) = self.parser.parse(row)
+        except RowRejected as exc:
+            self.rejected += 1
+            if len(self.errors) < self.max_errors:
+                self.errors.append(RowError(line, str(exc)))
+            return
+        self.valid += 1
+        market_id = self.markets.get(market) or self._market_id(row, market, latitude, longitude)
+        commodity_id = self.commodities.get(commodity) or self._commodity_id(row, commodity)
+        batch.append((commodity_id, market_id, unit, price_type, currency, date, price,
+                      usd_price, flag, source or self.default_source, self.updated_at))
+
+    def _flush(self, batch: list[tuple[Any, ...]]) -> None:
+        if batch:
+            changes = self.conn.total_changes
+            self.conn.executemany(_UPSERT, batch)
+            # total_changes counts inserted rows and rows the upsert's WHERE let it update.
+            self.changed += self.conn.total_changes - changes
+            batch.clear()
+
+    def _count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM prices").fetchone()[0])
+
+    def _market_id(self, row: list[str], name: str, latitude: float | None,
+                   longitude: float | None) -> int:
+        """Find or create a market the first time this import meets it (details fill gaps)."""
+        text = self.parser.text
+        found = int(self.conn.execute(_UPSERT_MARKET, (
+            self.country, name, text(row, "admin1"), text(row, "admin2"), latitude, longitude,
+            text(row, "market_source_id"))).fetchone()[0])
+        self.markets[name] = found
+        return found
+
+    def _commodity_id(self, row: list[str], name: str) -> int:
+        """Find or create a commodity the first time this import meets it."""
+        text = self.parser.text
+        found = int(self.conn.execute(_UPSERT_COMMODITY, (
+            name, text(row, "category"), text(row, "commodity_source_id"))).fetchone()[0])
+        self.commodities[name] = found
+        return found
+
+    def report(self, *, dry_run: bool, sha256: str) -> ImportReport:
+        """The counts so far as an ImportReport."""
+        updated = self.changed - self.inserted
+        return ImportReport(
+            read=self.read, inserted=self.inserted, updated=updated,
+            unchanged=self.valid - self.inserted - updated, rejected=self.rejected,
+            errors=list(self.errors), format=self.layout.format, hxl=self.hxl,
+            dry_run=dry_run, sha256=sha256)
+
+
+def _is_hxl(row: list[str]) -> bool:
+    """True for HDX's row of hashtags (#date,#adm1+name,...) under the header."""
+    cells = [cell.strip() for cell in row if cell.strip()]
+    return bool(cells) and all(cell.startswith("#") for cell in cells)

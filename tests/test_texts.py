@@ -1,0 +1,59 @@
+"""Every reply text exists in every language and fits its channel, filled with long values."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+
+from handlers.locale import en
+from handlers.segments import count
+from handlers.texts import LANGUAGES, text
+
+# The longest realistic values a template is filled with (market names in the WFP file
+# run to 30 characters; prices to 7).
+LONG = {
+    "minutes": "60", "commodity": "Oil (vegetable, fortified)", "market": "Bangladesh (Mombasa)",
+    "date": "15 sept. 2026", "quotes": "wholesale KES 12,345/90kg (up 1,234)", "age": "11 months",
+    "n": "11", "amount": "1,234", "kind": "wholesale", "currency": "KES", "unit": "90kg",
+    "markets": "Dagahaley (Daadab) 12,345, Ethiopia (Kakuma) 12,000", "keyword": "INSCRIRE",
+    "name": "OIL", "options": "MAIZE FLOUR, MAIZE WHITE, MAIZE", "suggestions":
+    "beans, maize, salt, sugar, potatoes", "text": "MAIZE",
+    "source": "EAX 2024", "products": "maize, groundnuts, cocoa, coffee, rugs", "example": "MAIZE",
+    "query": "SOMETHING",
+}
+# Keys that are parts of replies (not whole replies) and keys that may need 2-3 segments.
+FRAGMENTS = {"thousands_sep", "months", "trend_up", "trend_down", "trend_same", "type_retail",
+             "type_wholesale", "price_keyword", "reg_keyword", "stale", "age_months",
+             "age_years"}
+
+
+def fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_every_language_has_every_key_with_the_same_fields(language):
+    table = LANGUAGES[language]
+    assert set(table) == set(en.TEXTS)
+    for key, template in table.items():
+        assert fields(template) == fields(en.TEXTS[key]), (language, key)
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_every_text_is_gsm7_and_fits_one_sms(language):
+    for key in LANGUAGES[language]:
+        values = LONG | ({"markets": "Dagahaley (Daadab) 12,345"} if key == "best" else {})
+        # (the best-markets reply lists as many markets as fit, one at the least)
+        filled = text(language, key, **values)
+        info = count(filled)
+        assert info.encoding == "GSM-7", (language, key, filled)
+        if key.startswith("std_") or key in FRAGMENTS:
+            continue
+        assert info.segments == 1, (language, key, len(filled), filled)
+
+
+def test_price_reply_with_long_values_and_stale_note_fits_one_sms():
+    for language in LANGUAGES:
+        reply = text(language, "price", **LONG) + " " + text(language, "stale", age="11 months")
+        assert count(reply).segments == 1, (language, len(reply), reply)
