@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 ## run: set up, create the database, load demo prices, start web server + worker on :8000
 run: $(STAMP)
 	$(BIN)/smsgw init
+	$(BIN)/smsgw import prices data/wfp_food_prices_ken.csv --country KE
+	$(BIN)/smsgw import standards prices/data/standards.toml
 	$(BIN)/smsgw run
 
 ## test: set up and run the whole test suite
