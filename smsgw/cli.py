@@ -97,7 +97,7 @@ def run(config: configuration.Config, host: str | None, port: int | None) -> Non
     from smsgw.server import run_server
 
     init_database(config)
-    args = [sys.executable, "-m", "smsgw.cli", "worker"]
+    args = [sys.executable, "-m", "smsgw", "worker"]
     if config.source != "built-in defaults":
         args += ["--config", config.source]
     worker_process = subprocess.Popen(args)
