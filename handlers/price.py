@@ -198,6 +198,8 @@ def answer(ctx: Context, rest: str) -> str:
     if not rest.strip():
         return ctx.t("price_usage")
     catalog = catalog_for(ctx.conn)
+    if not catalog.commodities.items:
+        return ctx.t("prices_none")
     query = parse(catalog, rest)
     keyword = ctx.t("price_keyword")
     if query.commodity.kind is MatchKind.AMBIGUOUS:

@@ -121,3 +121,7 @@ def test_healthz_reports_database(client):
     assert response.status_code == 200
     assert response.get_json()["database"] == "ok"
     assert response.get_json()["schema"] >= 1
+
+
+def test_price_before_any_data_is_loaded_says_so(client):
+    assert say(client, "PRICE MAIZE NAKURU") == [en.TEXTS["prices_none"]]

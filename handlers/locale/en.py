@@ -35,6 +35,7 @@ TEXTS = {
     "no_data": "No {commodity} price for {market} yet.",
     "no_data_near": "No {commodity} price for {market} yet. Nearest with prices: {markets}.",
     "which": "Which one: {options}? Send {keyword} again with one of them.",
+    "prices_none": "No market prices are loaded yet. Please try again later.",
     "price_usage": "Send PRICE and a product, and a market if you like. Example: PRICE MAIZE NAKURU",
     "unknown_commodity": "We have no prices for that product. Try: {suggestions}.",
     "unknown_market": "We do not know that market. Send {keyword} {name} for the best markets.",

@@ -39,6 +39,7 @@ TEXTS = {
     "no_data": "Pas encore de prix {commodity} pour {market}.",
     "no_data_near": "Pas encore de prix {commodity} pour {market}. Marchés proches: {markets}.",
     "which": "Lequel: {options}? Renvoyez {keyword} avec l'un d'eux.",
+    "prices_none": "Aucun prix de marché n'est encore chargé. Merci de réessayer plus tard.",
     "price_usage": "Envoyez PRIX et un produit, et un marché si vous voulez. Ex: PRIX MAIS NAKURU",
     "unknown_commodity": "Pas de prix pour ce produit. Essayez: {suggestions}.",
     "unknown_market": "Marché inconnu. Envoyez {keyword} {name} pour les meilleurs marchés.",

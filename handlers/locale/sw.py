@@ -34,6 +34,7 @@ TEXTS = {
     "no_data": "Bado hakuna bei ya {commodity} kwa {market}.",
     "no_data_near": "Bado hakuna bei ya {commodity} kwa {market}. Masoko ya karibu: {markets}.",
     "which": "Ipi: {options}? Tuma {keyword} tena na mojawapo.",
+    "prices_none": "Bado hakuna bei za soko. Tafadhali jaribu tena baadaye.",
     "price_usage": "Tuma BEI na bidhaa, na soko ukipenda. Mfano: BEI MAHINDI NAKURU",
     "unknown_commodity": "Hatuna bei za bidhaa hiyo. Jaribu: {suggestions}.",
     "unknown_market": "Hatujui soko hilo. Tuma {keyword} {name} kwa masoko bora.",
