@@ -20,6 +20,12 @@ from smsgw import config as configuration
 CONFIG_HELP = "Config file (default: $SMSGW_CONFIG, else ./config.toml, else built-in defaults)."
 
 
+class ConfigProblem(click.ClickException):
+    """The configuration cannot be used: exit 2, like any run that changed nothing."""
+
+    exit_code = 2
+
+
 def with_config(command: Callable[..., Any]) -> Callable[..., Any]:
     """Give a command `--config PATH` and hand it the loaded, validated configuration."""
 
@@ -30,7 +36,7 @@ def with_config(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             config = configuration.load(config_path)
         except configuration.ConfigError as exc:
-            raise click.ClickException(f"configuration: {exc}") from None
+            raise ConfigProblem(f"configuration: {exc}") from None
         return command(config, *args, **kwargs)
 
     return wrapper

@@ -62,7 +62,7 @@ def test_bad_config_is_a_clear_error(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[server]\nprot = 1\n")
     result = CliRunner().invoke(main, ["init", "--config", str(bad)])
-    assert result.exit_code == 1 and "unknown setting 'server.prot'" in result.output
+    assert result.exit_code == 2 and "unknown setting 'server.prot'" in result.output
 
 
 def test_config_command_masks_secrets(tmp_path):
