@@ -69,3 +69,15 @@ def set_language(conn: sqlite3.Connection, contact_id: int, language: str) -> No
         "UPDATE contacts SET language = ?, updated_at = ? WHERE id = ?",
         (language, iso(utcnow()), contact_id),
     )
+
+
+def home_market(conn: sqlite3.Connection, contact_id: int) -> int | None:
+    """The id of the market a contact registered with REG, if any."""
+    row = conn.execute("SELECT home_market_id FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def set_home_market(conn: sqlite3.Connection, contact_id: int, market_id: int) -> None:
+    """Remember a contact's home market."""
+    conn.execute("UPDATE contacts SET home_market_id = ?, updated_at = ? WHERE id = ?",
+                 (market_id, iso(utcnow()), contact_id))

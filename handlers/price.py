@@ -10,7 +10,7 @@ from handlers.messages import Context, Reply
 from handlers.router import Command, Router
 from handlers.segments import fits
 from prices import quotes
-from prices.catalog import Catalog, Match, MatchKind, Named, catalog_for
+from prices.catalog import Catalog, Match, MatchKind, Named, catalog_for, local_name
 from prices.folding import phrase
 
 PRICE_WORDS = {"en": frozenset({"PRICE", "PRICES"}), "sw": frozenset({"BEI"}),
@@ -65,13 +65,9 @@ def _score(match: Match) -> float:
 def display_name(items: tuple[Named, ...], ctx: Context | None = None) -> str:
     """'Maize' for the maize group, 'Maize (white)' for one; 'Mahindi' for a Swahili reader."""
     base = items[0].name.split("(")[0].strip()
-    if ctx is not None and ctx.language != "en":
-        row = ctx.conn.execute(
-            "SELECT alias FROM aliases WHERE kind = 'commodity' AND language = ? AND target = ?"
-            " ORDER BY length(alias), alias LIMIT 1", (ctx.language, phrase(base))).fetchone()
-        if row:
-            local = row[0].capitalize()
-            return local if len(items) > 1 or "(" not in items[0].name else \
+    local = local_name(ctx.conn, base, ctx.language) if ctx and ctx.language != "en" else None
+    if local:
+        return local if len(items) > 1 or "(" not in items[0].name else \
                 f"{local} ({items[0].name.split('(', 1)[1]}"
     return items[0].name if len(items) == 1 else base
 
@@ -237,11 +233,8 @@ def popular_names(ctx: Context) -> str:
 
 
 def _home_market(ctx: Context, catalog: Catalog) -> Named | None:
-    row = ctx.conn.execute("SELECT home_market_id FROM contacts WHERE id = ?",
-                           (ctx.contact.id,)).fetchone()
-    if row is None or row[0] is None:
-        return None
-    return catalog.markets.items.get(row[0])
+    market_id = contacts.home_market(ctx.conn, ctx.contact.id)
+    return None if market_id is None else catalog.markets.items.get(market_id)
 
 
 def price(ctx: Context, rest: str) -> list[Reply]:
@@ -277,8 +270,7 @@ def register_market(ctx: Context, rest: str) -> list[Reply]:
     if not match.found:
         return [Reply(ctx.t("reg_unknown"))]
     market = match.items[0]
-    ctx.conn.execute("UPDATE contacts SET home_market_id = ? WHERE id = ?",
-                     (market.id, ctx.contact.id))
+    contacts.set_home_market(ctx.conn, ctx.contact.id, market.id)
     return [Reply(ctx.t("reg_done", market=market.name))]
 
 

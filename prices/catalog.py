@@ -209,3 +209,11 @@ def catalog_for(conn: sqlite3.Connection) -> Catalog:
         _CACHE.clear()  # one database per process in practice; keep memory flat
         catalog = _CACHE[key] = Catalog.load(conn)
     return catalog
+
+
+def local_name(conn: sqlite3.Connection, base: str, language: str) -> str | None:
+    """What readers of a language call a commodity ('Mahindi' for maize in Swahili)."""
+    row = conn.execute(
+        "SELECT alias FROM aliases WHERE kind = 'commodity' AND language = ? AND target = ?"
+        " ORDER BY length(alias), alias LIMIT 1", (language, phrase(base))).fetchone()
+    return str(row[0]).capitalize() if row else None
