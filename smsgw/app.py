@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,15 +62,29 @@ def services() -> Services:
     return current_app.extensions["smsgw"]  # type: ignore[no-any-return]
 
 
+# One connection per server thread, kept open across requests. Opening and closing one
+# per request (the flaskr way) made every close of the last connection checkpoint the
+# WAL, which cost more than the whole rest of an inbound SMS (see docs/benchmarks.md).
+_threads = threading.local()
+
+
 def connection() -> sqlite3.Connection:
-    """This request's database connection, opened on first use."""
-    if "db" not in g:
-        g.db = db.connect(services().config["database.path"])
-    return g.db  # type: ignore[no-any-return]
+    """This thread's database connection, opened on first use."""
+    path = str(services().config["database.path"])
+    held: dict[str, sqlite3.Connection] = getattr(_threads, "connections", {})
+    conn = held.get(path)
+    if conn is None:
+        for old in held.values():  # a thread serves one database; tests switch between many
+            old.close()
+        conn = db.connect(path)
+        _threads.connections = {path: conn}
+    g.db_used = True
+    return conn
 
 
 def close_connection(_error: BaseException | None = None) -> None:
-    """Close the request's connection, if one was opened."""
-    conn = g.pop("db", None)
-    if conn is not None:
-        conn.close()
+    """After a request: never leave the thread's connection inside a transaction."""
+    if g.pop("db_used", False):
+        for conn in getattr(_threads, "connections", {}).values():
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
