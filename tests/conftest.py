@@ -126,3 +126,17 @@ def post_local(client: FlaskClient, text: str, msg_id: str = "m1",
 def outbox_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every outbox row, oldest first."""
     return [dict(r) for r in conn.execute("SELECT * FROM outbox ORDER BY id")]
+
+
+def sent_message(conn: sqlite3.Connection, provider: str, provider_message_id: str) -> int:
+    """An outbox message the provider has accepted under an id (for delivery-report tests)."""
+    from db import outbox, transaction
+    from db.outbox import OutboxStatus
+    from db.timeutil import utcnow
+
+    with transaction(conn):
+        message_id = outbox.enqueue(conn, to_number="+254722123456", text="hi", provider=provider,
+                                    kind="reply", encoding="GSM-7", segments=1, now=utcnow(),
+                                    status=OutboxStatus.SENDING)
+        outbox.mark_sent(conn, message_id, provider_message_id=provider_message_id, now=utcnow())
+    return message_id

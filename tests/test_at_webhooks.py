@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PUBLIC_URL, outbox_rows, post_at
+from conftest import PUBLIC_URL, outbox_rows, post_at, sent_message
 
-from db import outbox, transaction
-from db.outbox import OutboxStatus
-from db.timeutil import utcnow
+from db import outbox
 
 SMS = "/webhooks/africastalking/sms"
 DLR = "/webhooks/africastalking/delivery"
@@ -77,12 +75,7 @@ def test_empty_text_gets_a_helpful_reply(client, conn):
 
 
 def _sent(conn, at_id: str) -> int:
-    with transaction(conn):
-        message_id = outbox.enqueue(conn, to_number="+254722123456", text="hi",
-                                    provider="africastalking", kind="reply", encoding="GSM-7",
-                                    segments=1, now=utcnow(), status=OutboxStatus.SENDING)
-        outbox.mark_sent(conn, message_id, provider_message_id=at_id, now=utcnow())
-    return message_id
+    return sent_message(conn, "africastalking", at_id)
 
 
 @pytest.mark.parametrize("status,expected", [

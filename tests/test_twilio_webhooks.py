@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from conftest import (PUBLIC_URL, TWILIO_TOKEN, outbox_rows, post_twilio, twilio_inbound,
-                      twilio_signature)
+from conftest import (PUBLIC_URL, TWILIO_TOKEN, outbox_rows, post_twilio, sent_message,
+                      twilio_inbound, twilio_signature)
 from twilio.request_validator import RequestValidator
 
 from db import outbox
-from db.outbox import OutboxStatus
-from db.timeutil import utcnow
 
 SMS = "/webhooks/twilio/sms"
 STATUS = "/webhooks/twilio/status"
@@ -149,14 +147,7 @@ def test_twilio_disabled_answers_404(tmp_path):
 
 
 def _queue_sent(conn, sid: str) -> int:
-    from db import transaction
-
-    with transaction(conn):
-        message_id = outbox.enqueue(conn, to_number="+254722123456", text="hi",
-                                    provider="twilio", kind="reply", encoding="GSM-7",
-                                    segments=1, now=utcnow(), status=OutboxStatus.SENDING)
-        outbox.mark_sent(conn, message_id, provider_message_id=sid, now=utcnow())
-    return message_id
+    return sent_message(conn, "twilio", sid)
 
 
 def status_form(sid: str, status: str, error: str | None = None) -> dict[str, str]:
