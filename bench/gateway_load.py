@@ -3,38 +3,46 @@
 
 What it does, in order:
 
-1. writes a throw-away config TOML in a temp dir (its own database, `app.public_url` on
+1. waits (up to --quiet-wait s) for the machine to be idle: the box is shared, and every
+   phase reports how much CPU other processes used meanwhile ("other load");
+2. writes a throw-away config TOML in a temp dir (its own database, `app.public_url` on
    127.0.0.1:<port>, Twilio enabled with fixed test secrets, a sender limit that cannot
-   throttle, logging at WARNING) and starts `smsgw serve --config FILE --host 127.0.0.1
-   --port P` as a subprocess: the same CLI and gunicorn gthread server `make run` starts;
-2. waits until `GET /healthz` answers 200;
-3. optionally compares the two load-generating clients (asyncio raw sockets vs
-   `http.client` in threads) by the client's own CPU time per request;
-4. closed loop (a fixed number of keep-alive connections, each sending its next request as
-   soon as the previous answer is in) on `GET /healthz`, then on `POST
-   /webhooks/twilio/sms` with Twilio-signed `HELP` messages: throughput, p50/p99 latency;
-5. open loop at a fixed rate of HALF the measured HELP peak, for HELP and for /healthz:
+   throttle, logging at WARNING, --workers/--threads if given) and starts `smsgw serve
+   --config FILE --host 127.0.0.1 --port P` as a subprocess: the same CLI and gunicorn
+   gthread server that `make run` serves with; waits until `GET /healthz` answers 200 and
+   every worker is up;
+3. compares the two load generators (asyncio raw sockets vs `http.client` in threads) by
+   the client's own CPU time per request, on /healthz (--compare-duration 0 skips it);
+4. closed loop: --concurrency keep-alive connections, each sending its next request as
+   soon as the previous answer is in, on `GET /healthz` and on `POST /webhooks/twilio/sms`
+   with Twilio-signed `HELP` messages; a warm-up per route, then --rounds rounds of
+   --duration s, the two routes alternating; throughput and p50/p99 latency, medians
+   over the rounds;
+5. open loop at a fixed rate of HALF the median HELP peak, for HELP and then /healthz:
    request i is due at start + i/rate, and its latency is measured from that due time, not
    from when it was actually sent, so a stalled server cannot hide its own queueing
    (no coordinated omission);
 6. stops the server (SIGTERM to the gunicorn master, SIGKILL to its process group if it
-   lingers), prints a table and writes JSON to bench/results/gateway_load.json.
+   lingers), prints the tables and the targets, and writes JSON to
+   bench/results/gateway_load.json (--output).
 
+Connections are spread evenly over the gunicorn workers before each phase (see
+Server.open_connections; --no-balance keeps whatever the kernel and gunicorn chose).
 Every request is pre-generated as raw bytes before its phase starts (a HELP request has a
 unique MessageSid `SM` + 32 hex, a sender from a pool of distinct valid Kenyan mobile
 numbers, and an X-Twilio-Signature computed with the twilio SDK's RequestValidator over
 public_url + path, the URL the server reconstructs). A response counts as good only if it
 is a 200 whose body has the expected content (`<Message>` in the TwiML for HELP); anything
-else is an error and is reported. Each phase stops at --requests or --duration, whichever
-comes first. Traffic goes to 127.0.0.1 only.
+else is an error and is reported. Each phase stops at --requests or at its duration,
+whichever comes first. Traffic goes to 127.0.0.1 only.
 
 Exit status: 0 when every request succeeded; 1 when any request failed or the server did
 not start; with --strict also 1 when a target is missed.
 
-Usage (from the repository root, with the project's venv):
+Usage (from the repository root, with the project's venv; figures in docs/benchmarks.md):
 
-    .venv/bin/python bench/gateway_load.py                      # defaults: 2 workers x 4 threads
-    .venv/bin/python bench/gateway_load.py --workers 3 --threads 2 --output /tmp/w3t2.json
+    .venv/bin/python bench/gateway_load.py                   # 2 workers x 4 threads (defaults)
+    .venv/bin/python bench/gateway_load.py --workers 4 --threads 1 --compare-duration 0
 """
 
 from __future__ import annotations
@@ -1101,7 +1109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\nREQUEST ERRORS: see above; the figures do not describe a healthy run")
             exit_code = 1
         elif args.strict and not all(t["met"] for t in targets.values()):
-            exit_code = 1
+            exit_code = 2  # the run was healthy; a target was missed
     except (RuntimeError, OSError) as exc:
         print(f"\nbenchmark failed: {exc!r}", file=sys.stderr)
         traceback.print_exc()
@@ -1109,7 +1117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         code = server.stop()
         print(f"\nserver stopped (exit status {code})")
-        if exit_code and server.process is not None:
+        if exit_code == 1 and server.process is not None:
             print(f"server log tail:\n{server.log_tail()}", file=sys.stderr)
         server.cleanup()
     if report:
@@ -1117,7 +1125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
         print(f"results written to {args.output}")
-    return exit_code
+    return min(exit_code, 1)
 
 
 if __name__ == "__main__":
