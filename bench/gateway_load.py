@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Load test of the real gateway server: signed Twilio HELP webhooks vs the trivial route.
+"""Load test of the real gateway server: signed Twilio HELP and PRICE webhooks vs the trivial route.
 
 What it does, in order:
 
@@ -7,21 +7,24 @@ What it does, in order:
    phase reports how much CPU other processes used meanwhile ("other load");
 2. writes a throw-away config TOML in a temp dir (its own database, `app.public_url` on
    127.0.0.1:<port>, Twilio enabled with fixed test secrets, a sender limit that cannot
-   throttle, logging at WARNING, --workers/--threads if given) and starts `smsgw serve
-   --config FILE --host 127.0.0.1 --port P` as a subprocess: the same CLI and gunicorn
-   gthread server that `make run` serves with; waits until `GET /healthz` answers 200 and
-   every worker is up;
+   throttle, logging at WARNING, --workers/--threads if given), loads the Kenya prices into
+   that database as `make run` does (`smsgw init`, then `smsgw import prices
+   data/wfp_food_prices_ken.csv --config FILE`; --prices to change the file) and starts
+   `smsgw serve --config FILE --host 127.0.0.1 --port P` as a subprocess: the same CLI and
+   gunicorn gthread server that `make run` serves with; waits until `GET /healthz` answers
+   200 and every worker is up;
 3. compares the two load generators (asyncio raw sockets vs `http.client` in threads) by
    the client's own CPU time per request, on /healthz (--compare-duration 0 skips it);
 4. closed loop: --concurrency keep-alive connections, each sending its next request as
    soon as the previous answer is in, on `GET /healthz` and on `POST /webhooks/twilio/sms`
-   with Twilio-signed `HELP` messages; a warm-up per route, then --rounds rounds of
-   --duration s, the two routes alternating; throughput and p50/p99 latency, medians
-   over the rounds;
-5. open loop at a fixed rate of HALF the median HELP peak, for HELP and then /healthz:
-   request i is due at start + i/rate, and its latency is measured from that due time, not
-   from when it was actually sent, so a stalled server cannot hide its own queueing
-   (no coordinated omission);
+   with Twilio-signed `HELP` messages and with Twilio-signed price questions (`PRICE MAIZE
+   NAKURU` and four other real commodity-market pairs of the Kenya data, in turn); a
+   warm-up per route, then --rounds rounds of --duration s, the three routes alternating;
+   throughput and p50/p99 latency, medians over the rounds;
+5. open loop at a fixed rate of HALF the median HELP peak, for HELP and then /healthz, and
+   at half the median PRICE peak for PRICE: request i is due at start + i/rate, and its
+   latency is measured from that due time, not from when it was actually sent, so a
+   stalled server cannot hide its own queueing (no coordinated omission);
 6. stops the server (SIGTERM to the gunicorn master, SIGKILL to its process group if it
    lingers), prints the tables and the targets, and writes JSON to
    bench/results/gateway_load.json (--output).
@@ -32,7 +35,8 @@ Every request is pre-generated as raw bytes before its phase starts (a HELP requ
 unique MessageSid `SM` + 32 hex, a sender from a pool of distinct valid Kenyan mobile
 numbers, and an X-Twilio-Signature computed with the twilio SDK's RequestValidator over
 public_url + path, the URL the server reconstructs). A response counts as good only if it
-is a 200 whose body has the expected content (`<Message>` in the TwiML for HELP); anything
+is a 200 whose body has the expected content (`<Message>` in the TwiML for HELP, and also
+`KES` for PRICE: the price itself, not a "no data" or "which one?" answer); anything
 else is an error and is reported. Each phase stops at --requests or at its duration,
 whichever comes first. Traffic goes to 127.0.0.1 only.
 
@@ -81,6 +85,12 @@ DEFAULT_OUTPUT = ROOT / "bench" / "results" / "gateway_load.json"
 
 HOST = "127.0.0.1"  # loopback only, never anything else
 HELP_PATH = "/webhooks/twilio/sms"
+PRICES_FILE = ROOT / "data" / "wfp_food_prices_ken.csv"   # what `make run` loads
+# Price questions, asked in turn: real commodity-market pairs of the Kenya data, each
+# answered with a price in KES (checked on every answer).
+PRICE_BODIES = ("PRICE MAIZE NAKURU", "PRICE BEANS KISUMU", "PRICE MAIZE MOMBASA",
+                "PRICE SORGHUM KITUI", "PRICE POTATOES ELDORET")
+HELP, PRICE = "twilio HELP", "twilio PRICE"
 HEALTH_PATH = "/healthz"
 
 # Fixed test secrets (the same shape as tests/conftest.py); they only exist in the temp config.
@@ -92,6 +102,7 @@ SENDER_LIMIT = 1_000_000  # limits.sender_messages: far above what any one sende
 # Targets from the issue.
 TARGET_THROUGHPUT_RATIO = 0.40   # HELP req/s >= 40% of /healthz req/s
 TARGET_HALF_PEAK_P99_MS = 50.0   # HELP p99 < 50 ms at half the measured HELP peak
+TARGET_PRICE_RATIO = 0.70        # PRICE req/s >= 70% of HELP req/s (the prices issue)
 
 REQUEST_TIMEOUT_S = 30.0
 OTHER_LOAD_WARN = 0.15  # cores used by other processes during a phase before we warn
@@ -113,26 +124,29 @@ def _kenyan_senders(count: int, rng: random.Random) -> list[str]:
     return sorted(numbers, key=lambda _: rng.random())
 
 
-class HelpRequests:
-    """Makes signed Twilio HELP webhooks; every one has a new MessageSid, senders go round."""
+class SmsRequests:
+    """Makes signed Twilio inbound SMS webhooks; every one has a new MessageSid, senders and
+    bodies go round."""
 
-    def __init__(self, port: int, public_url: str, senders: Sequence[str], seed: int) -> None:
+    def __init__(self, port: int, public_url: str, senders: Sequence[str], seed: int,
+                 bodies: Sequence[str] = ("HELP",)) -> None:
         from twilio.request_validator import RequestValidator
 
         self._validator = RequestValidator(AUTH_TOKEN)
         self._url = public_url.rstrip("/") + HELP_PATH  # what the server reconstructs and checks
         self._host = f"{HOST}:{port}"
         self._senders = senders
+        self._bodies = bodies
         self._rng = random.Random(seed)
         self.made = 0
         self.per_sender: Counter[str] = Counter()
 
-    def params(self, sid: str, sender: str) -> dict[str, str]:
+    def params(self, sid: str, sender: str, body: str = "HELP") -> dict[str, str]:
         """The form of a real Twilio inbound SMS webhook."""
         return {
             "ToCountry": "KE", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0",
             "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "",
-            "SmsStatus": "received", "FromCity": "", "Body": "HELP", "FromCountry": "KE",
+            "SmsStatus": "received", "FromCity": "", "Body": body, "FromCountry": "KE",
             "To": TWILIO_NUMBER, "ToZip": "", "NumSegments": "1", "MessageSid": sid,
             "AccountSid": ACCOUNT_SID, "From": sender, "ApiVersion": "2010-04-01",
         }
@@ -142,9 +156,10 @@ class HelpRequests:
         for _ in range(count):
             sid = "SM" + self._rng.getrandbits(128).to_bytes(16, "big").hex()
             sender = self._senders[self.made % len(self._senders)]
+            body_text = self._bodies[self.made % len(self._bodies)]
             self.made += 1
             self.per_sender[sender] += 1
-            params = self.params(sid, sender)
+            params = self.params(sid, sender, body_text)
             signature = self._validator.compute_signature(self._url, params)
             body = urlencode(params).encode("ascii")
             head = (
@@ -169,7 +184,11 @@ def health_request(port: int) -> bytes:
 class Workload:
     name: str
     requests: Sequence[bytes]   # request i is requests[i % len(requests)]
-    expect: bytes               # a 200 body must contain this
+    expect: tuple[bytes, ...]   # a 200 body must contain each of these (or this one bytes)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.expect, bytes):  # one part, as other bench scripts pass it
+            object.__setattr__(self, "expect", (self.expect,))
 
 
 # --------------------------------------------------------------------------------------------
@@ -243,10 +262,11 @@ class _Tally:
     errors: Counter[str] = field(default_factory=Counter)
     sent: int = 0
 
-    def answer(self, status: int, body: bytes, expect: bytes, latency: float) -> None:
+    def answer(self, status: int, body: bytes, expect: tuple[bytes, ...],
+               latency: float) -> None:
         if status != 200:
             self.errors[f"HTTP {status}"] += 1
-        elif expect not in body:
+        elif not all(part in body for part in expect):
             self.errors["200 without expected body"] += 1
         else:
             self.latencies.append(latency)
@@ -600,6 +620,18 @@ class Server:
         return [_smsgw_executable(), "serve", "--config", str(self.config_path),
                 "--host", HOST, "--port", str(self.port)]
 
+    def load_prices(self, path: Path) -> float:
+        """Create the database and import a price file into it, as `make run` does; seconds."""
+        began = time.perf_counter()
+        for args in (["init"], ["import", "prices", str(path)]):
+            done = subprocess.run([_smsgw_executable(), *args, "--config", str(self.config_path)],
+                                  cwd=self.dir, env=self.env, capture_output=True, text=True,
+                                  check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"smsgw {' '.join(args)} failed ({done.returncode}):\n"
+                                   f"{done.stdout}{done.stderr}")
+        return time.perf_counter() - began
+
     def start(self, timeout: float = 60.0) -> float:
         """Start the server; return how long /healthz took to answer 200."""
         self._log_file = self.log_path.open("wb")
@@ -830,18 +862,18 @@ def print_table(title: str, results: Sequence[PhaseResult]) -> None:
 
 
 def print_summary(summary: dict[str, dict[str, Any]], rounds: int) -> None:
-    rate = next(iter(summary.values()))["open_rate_rps"]
-    header = ("route", "peak req/s", "rounds req/s", "full load p50", "p99",
-              f"at {rate:,.0f}/s p50", "p99", "errors")
+    header = ("route", "peak req/s", "rounds req/s", "full load p50", "p99", "open rate/s",
+              "open p50", "p99", "errors")
     rows = [header]
     for name, s in summary.items():
         rows.append((name, _fmt(s["closed_rps_median"], 0),
                      " ".join(_fmt(v, 0) for v in s["closed_rps_rounds"]),
                      _fmt(s["closed_p50_ms_median"], 2), _fmt(s["closed_p99_ms_median"], 2),
-                     _fmt(s["open_p50_ms"], 2), _fmt(s["open_p99_ms"], 2), str(s["errors"])))
+                     _fmt(s["open_rate_rps"], 0), _fmt(s["open_p50_ms"], 2),
+                     _fmt(s["open_p99_ms"], 2), str(s["errors"])))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    print(f"\nsummary (closed loop: median of {rounds} rounds; latencies in ms;"
-          " open loop at half the HELP peak)")
+    print(f"\nsummary (closed loop: median of {rounds} rounds; latencies in ms; open loop at"
+          " half the HELP peak for HELP and /healthz, at half the PRICE peak for PRICE)")
     for n, row in enumerate(rows):
         print("  " + "  ".join(cell.rjust(w) if i else cell.ljust(w)
                                for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
@@ -925,6 +957,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="open-loop rate in req/s (default: half the measured HELP peak)")
     parser.add_argument("--open-connections", type=int, default=None,
                         help="connections for the open-loop phases (default: --concurrency)")
+    parser.add_argument("--prices", type=Path, default=PRICES_FILE,
+                        help="price file imported into the server's database before it starts"
+                             " (PRICE questions need the Kenya data)")
     parser.add_argument("--senders", type=int, default=20_000,
                         help="distinct sender numbers the HELP messages come from")
     parser.add_argument("--seed", type=int, default=20261123, help="random seed (senders, sids)")
@@ -963,8 +998,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     senders = _kenyan_senders(args.senders, rng)
     server = Server(port, args.workers, args.threads)
     workers, threads = server.config["server.workers"], server.config["server.threads"]
-    helps = HelpRequests(port, server.public_url, senders, seed=rng.getrandbits(64))
-    health = Workload("healthz", [health_request(port)], b'"status":"ok"')
+    helps = SmsRequests(port, server.public_url, senders, seed=rng.getrandbits(64))
+    prices = SmsRequests(port, server.public_url, senders, seed=rng.getrandbits(64),
+                         bodies=PRICE_BODIES)
+    health = Workload("healthz", [health_request(port)], (b'"status":"ok"',))
     results: list[PhaseResult] = []
     comparison: list[PhaseResult] = []
     report: dict[str, Any] = {}
@@ -976,12 +1013,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_phase(server, client, work, mode=mode, connections=connections, count=count,
                          duration=duration, rate=rate, balance=args.balance)
 
-    def help_work(expected_rps: float, duration: float) -> Workload:
+    def sms_work(name: str, count: int) -> Workload:
+        if name == HELP:
+            return Workload(HELP, helps.make(count), (b"<Message>",))
+        return Workload(PRICE, prices.make(count), (b"<Message>", b"KES"))
+
+    def work_for(name: str, expected_rps: float, duration: float) -> tuple[Workload, int]:
+        if name == "healthz":
+            return health, args.requests
         # Unique requests are made ahead of each phase: enough for twice the expected rate.
-        count = min(args.requests, int(max(expected_rps, 100.0) * duration * 2) + 1000)
-        return Workload("twilio HELP", helps.make(count), b"<Message>")
+        work = sms_work(name, min(args.requests,
+                                  int(max(expected_rps, 100.0) * duration * 2) + 1000))
+        return work, len(work.requests)
 
     try:
+        print(f"loading {args.prices} into the server's database ...", flush=True)
+        load_s = server.load_prices(args.prices)
         print(f"starting: {' '.join(server.command)}  ({workers} workers x {threads} threads)",
               flush=True)
         ready_s = server.start()
@@ -998,17 +1045,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # Closed loop: warm up each route, then alternate the routes round by round, so that
         # a burst of other load on the machine does not fall on one route only.
-        expected = {"healthz": 1000.0, "twilio HELP": 300.0}
+        expected = {"healthz": 1000.0, HELP: 300.0, PRICE: 300.0}
         if args.warmup > 0:
             for name, guess in expected.items():
-                work = health if name == "healthz" else help_work(guess, args.warmup)
-                count = args.requests if name == "healthz" else len(work.requests)
+                work, count = work_for(name, guess, args.warmup)
                 warm = phase(args.client, work, "closed", args.concurrency, count, args.warmup)
                 expected[name] = max(warm.throughput_rps, 1.0)
         for round_no in range(1, args.rounds + 1):
             for name, guess in expected.items():
-                work = health if name == "healthz" else help_work(guess, args.duration)
-                count = args.requests if name == "healthz" else len(work.requests)
+                work, count = work_for(name, guess, args.duration)
                 print(f"closed loop {round_no}/{args.rounds}: {name}, {args.concurrency}"
                       f" connections, up to {count} requests / {args.duration:g} s ...",
                       flush=True)
@@ -1020,20 +1065,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         peak = {name: statistics.median(r.throughput_rps for r in rs)
                 for name, rs in closed_by.items()}
 
-        # Open loop at half the HELP peak, HELP first, then /healthz at the same rate.
-        rate = args.open_rate or peak["twilio HELP"] / 2
+        # Open loop at half the HELP peak, HELP first, then /healthz at the same rate; then
+        # PRICE at half its own peak.
+        rate = args.open_rate or peak[HELP] / 2
+        rates = {HELP: rate, "healthz": rate, PRICE: args.open_rate or peak[PRICE] / 2}
         open_conns = args.open_connections or args.concurrency
-        if rate <= 0:
-            raise RuntimeError("no successful HELP request: cannot set the open-loop rate")
-        count = max(1, min(args.requests, int(rate * args.open_duration)))
+        if min(rates.values()) <= 0:
+            raise RuntimeError("no successful HELP or PRICE request: cannot set the open-loop"
+                               " rate")
         opened = {}
-        for name in ("twilio HELP", "healthz"):
-            work = health if name == "healthz" else \
-                Workload("twilio HELP", helps.make(count), b"<Message>")
-            print(f"open loop: {name} at {rate:.0f} req/s, {count} requests"
+        for name, route_rate in rates.items():
+            count = max(1, min(args.requests, int(route_rate * args.open_duration)))
+            work = health if name == "healthz" else sms_work(name, count)
+            print(f"open loop: {name} at {route_rate:.0f} req/s, {count} requests"
                   f" ({args.open_duration:g} s) ...", flush=True)
             opened[name] = phase(args.client, work, "open", open_conns, count,
-                                 args.open_duration, rate)
+                                 args.open_duration, route_rate)
             results.append(opened[name])
 
         def median_of(name: str, attr: str) -> float:
@@ -1045,15 +1092,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "closed_rps_rounds": [round(r.throughput_rps, 1) for r in closed_by[name]],
                 "closed_p50_ms_median": median_of(name, "p50_ms"),
                 "closed_p99_ms_median": median_of(name, "p99_ms"),
-                "open_rate_rps": round(rate, 1),
+                "open_rate_rps": round(rates[name], 1),
                 "open_p50_ms": round(opened[name].p50_ms, 3),
                 "open_p99_ms": round(opened[name].p99_ms, 3),
                 "errors": sum(r.error_count for r in closed_by[name]) + opened[name].error_count,
             }
             for name in expected
         }
-        ratio = peak["twilio HELP"] / peak["healthz"] if peak["healthz"] else 0.0
-        help_open = opened["twilio HELP"]
+        ratio = peak[HELP] / peak["healthz"] if peak["healthz"] else 0.0
+        price_ratio = peak[PRICE] / peak[HELP] if peak[HELP] else 0.0
+        help_open = opened[HELP]
         targets = {
             "help_throughput_ratio": {
                 "target": f"HELP req/s >= {TARGET_THROUGHPUT_RATIO:.0%} of /healthz req/s"
@@ -1067,23 +1115,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "value_ms": round(help_open.p99_ms, 3),
                 "met": help_open.p99_ms < TARGET_HALF_PEAK_P99_MS and help_open.error_count == 0,
             },
+            "price_throughput_ratio": {
+                "target": f"PRICE req/s >= {TARGET_PRICE_RATIO:.0%} of HELP req/s"
+                          " (medians of the closed-loop rounds)",
+                "value": round(price_ratio, 4),
+                "met": price_ratio >= TARGET_PRICE_RATIO,
+            },
         }
         machine = machine_info()
         print_table(f"gateway load, every phase ({workers} workers x {threads} threads,"
                     f" client {args.client}, {machine['nproc']} cores)", results)
         print_summary(summary, args.rounds)
         print("\ntargets")
-        print(f"  HELP throughput = {ratio:.1%} of /healthz ({peak['twilio HELP']:,.0f} vs"
+        print(f"  HELP throughput = {ratio:.1%} of /healthz ({peak[HELP]:,.0f} vs"
               f" {peak['healthz']:,.0f} req/s); target >= {TARGET_THROUGHPUT_RATIO:.0%}:"
               f" {'MET' if targets['help_throughput_ratio']['met'] else 'NOT MET'}")
         print(f"  HELP p99 at {rate:.0f} req/s (half peak, open loop) = {help_open.p99_ms:.2f} ms;"
               f" target < {TARGET_HALF_PEAK_P99_MS:g} ms:"
               f" {'MET' if targets['help_p99_at_half_peak']['met'] else 'NOT MET'}")
+        print(f"  PRICE throughput = {price_ratio:.1%} of HELP ({peak[PRICE]:,.0f} vs"
+              f" {peak[HELP]:,.0f} req/s); target >= {TARGET_PRICE_RATIO:.0%}:"
+              f" {'MET' if targets['price_throughput_ratio']['met'] else 'NOT MET'}")
         noisy = [r for r in results if r.other_cpu_cores > OTHER_LOAD_WARN]
         if noisy:
             print(f"  ({len(noisy)} of {len(results)} phases ran while other processes used"
                   f" more than {OTHER_LOAD_WARN} cores: repeat on a quiet machine)")
-        most = max(helps.per_sender.values()) if helps.per_sender else 0
+        per_sender = helps.per_sender + prices.per_sender
+        most = max(per_sender.values()) if per_sender else 0
         report = {
             "benchmark": "gateway_load",
             "started_at": started_at.isoformat(timespec="seconds"),
@@ -1095,6 +1153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "help_messages": {"made": helps.made, "distinct_senders": len(senders),
                               "most_from_one_sender": most, "sender_limit": SENDER_LIMIT},
+            "price_messages": {"made": prices.made, "bodies": list(PRICE_BODIES),
+                               "file": str(args.prices), "import_s": round(load_s, 2)},
             "other_load_before_start_cores": idle_load,
             "summary": summary,
             "targets": targets,

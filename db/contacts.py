@@ -16,26 +16,42 @@ class Contact:
     opted_out: bool
 
 
-def _from_row(row: sqlite3.Row) -> Contact:
+def from_row(row: sqlite3.Row) -> Contact:
+    """A Contact from a row with (at least) the columns COLUMNS."""
     return Contact(row["id"], row["phone"], row["language"], bool(row["opted_out"]))
 
 
+COLUMNS = "id, phone, language, opted_out"  # what Contact holds, in its order
+
+
 def get_or_create(conn: sqlite3.Connection, phone: str) -> Contact:
-    """Return the contact for an E.164 number, creating it on first sight."""
+    """Return the contact for an E.164 number, creating it on first sight.
+
+    One statement for a number seen before (the usual case), two for a new one.
+    """
+    row = conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE phone = ?", (phone,)).fetchone()
+    if row is not None:
+        return from_row(row)
+    return create(conn, phone) or from_row(
+        # outside a write transaction another connection may have been quicker
+        conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE phone = ?", (phone,)).fetchone())
+
+
+def create(conn: sqlite3.Connection, phone: str) -> Contact | None:
+    """Add a contact for a number not seen before; None if the number already has one."""
     now = iso(utcnow())
-    conn.execute(
+    row = conn.execute(
         "INSERT INTO contacts (phone, created_at, updated_at) VALUES (?, ?, ?)"
-        " ON CONFLICT (phone) DO NOTHING",
+        f" ON CONFLICT (phone) DO NOTHING RETURNING {COLUMNS}",
         (phone, now, now),
-    )
-    row = conn.execute("SELECT * FROM contacts WHERE phone = ?", (phone,)).fetchone()
-    return _from_row(row)
+    ).fetchone()
+    return from_row(row) if row is not None else None
 
 
 def find(conn: sqlite3.Connection, phone: str) -> Contact | None:
     """The contact for an E.164 number, or None."""
-    row = conn.execute("SELECT * FROM contacts WHERE phone = ?", (phone,)).fetchone()
-    return _from_row(row) if row else None
+    row = conn.execute(f"SELECT {COLUMNS} FROM contacts WHERE phone = ?", (phone,)).fetchone()
+    return from_row(row) if row else None
 
 
 def set_opted_out(conn: sqlite3.Connection, contact_id: int, *, source: str) -> None:
@@ -81,3 +97,18 @@ def set_home_market(conn: sqlite3.Connection, contact_id: int, market_id: int) -
     """Remember a contact's home market."""
     conn.execute("UPDATE contacts SET home_market_id = ?, updated_at = ? WHERE id = ?",
                  (market_id, iso(utcnow()), contact_id))
+
+
+def opted_out_among(conn: sqlite3.Connection, phones: list[str]) -> set[str]:
+    """Which of these E.164 numbers belong to contacts who have opted out."""
+    if not phones:
+        return set()
+    marks = ",".join("?" * len(phones))
+    return {row[0] for row in conn.execute(
+        f"SELECT phone FROM contacts WHERE opted_out = 1 AND phone IN ({marks})", phones)}
+
+
+def by_id(conn: sqlite3.Connection, contact_id: int) -> Contact | None:
+    """The contact with this id, or None."""
+    row = conn.execute("SELECT * FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+    return from_row(row) if row else None

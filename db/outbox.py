@@ -93,6 +93,35 @@ def enqueue(
     return int(cursor.lastrowid or 0)
 
 
+def add(
+    conn: sqlite3.Connection,
+    *,
+    to_number: str,
+    text: str,
+    provider: str,
+    kind: str,
+    encoding: str,
+    segments: int,
+    now: datetime,
+    contact_id: int | None = None,
+    inbound_id: int | None = None,
+    status: OutboxStatus = OutboxStatus.QUEUED,
+) -> OutboxMessage:
+    """Write one outbound message (as `enqueue` does) and return it as stored.
+
+    Built from the values written (a new row has no attempts and no provider id yet)
+    rather than read back: that saves a statement per reply inside the write lock, and a
+    test checks it equals what `for_inbound` reads.
+    """
+    message_id = enqueue(conn, to_number=to_number, text=text, provider=provider, kind=kind,
+                         encoding=encoding, segments=segments, now=now, contact_id=contact_id,
+                         inbound_id=inbound_id, status=status)
+    return OutboxMessage(id=message_id, contact_id=contact_id, to_number=to_number, text=text,
+                         provider=provider, kind=kind, status=OutboxStatus(status),
+                         encoding=encoding, segments=segments, attempts=0,
+                         provider_message_id=None)
+
+
 def for_inbound(conn: sqlite3.Connection, inbound_id: int) -> list[OutboxMessage]:
     """The replies recorded for one inbound message, in order."""
     rows = conn.execute("SELECT * FROM outbox WHERE inbound_id = ? ORDER BY id", (inbound_id,))
@@ -221,3 +250,42 @@ def counts_by_status(conn: sqlite3.Connection) -> dict[str, int]:
     """How many outbox rows are in each status."""
     rows = conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")
     return {row[0]: row[1] for row in rows}
+
+
+def defer(conn: sqlite3.Connection, message_ids: Iterable[int], *, until: datetime,
+          now: datetime) -> None:
+    """Hand claimed messages back to wait until `until` (quiet hours); no attempt is used."""
+    stamp = iso(now)
+    conn.executemany(
+        "UPDATE outbox SET status = 'queued', attempts = MAX(attempts - 1, 0),"
+        " lease_until = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'sending'",
+        [(iso(until), stamp, message_id) for message_id in message_ids],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message of a batch for enqueue_many (already counted)."""
+
+    contact_id: int
+    to_number: str
+    text: str
+    encoding: str
+    segments: int
+
+
+def enqueue_many(conn: sqlite3.Connection, messages: Iterable[Outgoing], *, provider: str,
+                 kind: str, not_before: datetime, now: datetime,
+                 bulletin_run_id: int | None = None) -> tuple[int, int]:
+    """Queue a batch in one statement (bulletins, forwards, broadcasts to thousands).
+
+    Returns (messages, segments) queued.
+    """
+    stamp, due = iso(now), iso(not_before)
+    rows = [(m.contact_id, m.to_number, m.text, provider, kind, m.encoding, m.segments, due,
+             bulletin_run_id, stamp, stamp) for m in messages]
+    conn.executemany(
+        "INSERT INTO outbox (contact_id, to_number, text, provider, kind, status, encoding,"
+        " segments, next_attempt_at, bulletin_run_id, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)", rows)
+    return len(rows), sum(row[6] for row in rows)

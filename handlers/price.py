@@ -38,23 +38,29 @@ def parse(catalog: Catalog, text: str) -> Query:
     """Split 'IRISH POTATOES WAKULIMA NAKURU' into the commodity and market meant.
 
     Every split point is tried; the one where both halves match best wins, so names of
-    several words need no quotes or separators.
+    several words need no quotes or separators. The whole text read as one commodity name
+    wins ties (it counts twice its score).
     """
     words = phrase(text).split()
-    alone = catalog.commodities.match(" ".join(words))
-    best = Query(alone, None) if alone.kind is not MatchKind.NONE else None
-    best_score = _score(alone) * 2 if best else -1.0
+    whole = " ".join(words)
+    split, split_score = None, -1.0
     for cut in range(len(words) - 1, 0, -1):
         commodity = catalog.commodities.match(" ".join(words[:cut]))
-        market = catalog.markets.match(" ".join(words[cut:]))
         if commodity.kind is MatchKind.NONE:
             continue
+        market = catalog.markets.match(" ".join(words[cut:]))
         score = _score(commodity) + _score(market)
-        if score > best_score:
-            best, best_score = Query(commodity, market), score
-    if best is None:
+        if score > split_score:
+            split, split_score = Query(commodity, market), score
+    # Two exact names (200) lose only to a whole text that scores 100 as one name: when
+    # no name has its words, the fuzzy ranking of the whole text (most of the time spent
+    # parsing 'MAIZE NAKURU') cannot change the answer and is skipped.
+    if split is not None and split_score >= 200 and not catalog.commodities.may_be_exact(whole):
+        return split
+    alone = catalog.commodities.match(whole)
+    if alone.kind is not MatchKind.NONE and _score(alone) * 2 >= split_score:
         return Query(alone, None)
-    return best
+    return split if split is not None else Query(alone, None)
 
 
 def _score(match: Match) -> float:
@@ -269,9 +275,18 @@ def register_market(ctx: Context, rest: str) -> list[Reply]:
         return [Reply(ctx.t("which", options=", ".join(options), keyword=ctx.t("reg_keyword")))]
     if not match.found:
         return [Reply(ctx.t("reg_unknown"))]
-    market = match.items[0]
+    return [Reply(save_home_market(ctx, match.items[0]))]
+
+
+def save_home_market(ctx: Context, market: Named) -> str:
+    """Make a market the contact's home market; return the confirmation (SMS and USSD)."""
     contacts.set_home_market(ctx.conn, ctx.contact.id, market.id)
-    return [Reply(ctx.t("reg_done", market=market.name))]
+    return ctx.t("reg_done", market=market.name)
+
+
+def home_market(ctx: Context) -> Named | None:
+    """The contact's registered market, if any."""
+    return _home_market(ctx, catalog_for(ctx.conn))
 
 
 def set_language(ctx: Context, rest: str) -> list[Reply]:
@@ -280,9 +295,14 @@ def set_language(ctx: Context, rest: str) -> list[Reply]:
     language = next((code for code, names in LANGUAGE_NAMES.items() if wanted in names), None)
     if language is None:
         return [Reply(ctx.t("lang_usage"))]
+    return [Reply(save_language(ctx, language))]
+
+
+def save_language(ctx: Context, language: str) -> str:
+    """Switch the contact's language; return the confirmation in it (SMS and USSD)."""
     contacts.set_language(ctx.conn, ctx.contact.id, language)
     ctx.language = language
-    return [Reply(ctx.t("lang_done"))]
+    return ctx.t("lang_done")
 
 
 def register(router: Router) -> None:

@@ -143,7 +143,7 @@ def _segment_count(costs: list[int], single: int, multi: int) -> int:
 
 def is_gsm7(text: str) -> bool:
     """Return True if every character of `text` is in the GSM 03.38 basic or extension table."""
-    return all(ch in _GSM7_ALL for ch in text)
+    return _GSM7_ALL.issuperset(text)
 
 
 def non_gsm_characters(text: str) -> list[str]:
@@ -158,11 +158,19 @@ def non_gsm_characters(text: str) -> list[str]:
 def count(text: str) -> SegmentInfo:
     """Return the encoding, segment count and size of `text` as Twilio's calculator counts them."""
     if is_gsm7(text):
-        costs = list(_gsm7_costs(text))
+        # Counted in C (set check, str.count) rather than character by character: every
+        # reply is counted inside the gateway's write transaction.
+        extended = sum(text.count(ch) for ch in _GSM7_EXTENSION)
+        units = len(text) + extended
+        if units <= _GSM7_SINGLE:
+            return SegmentInfo(encoding=Encoding.GSM7, segments=1, units=units)
+        if not extended:  # every character costs 1: no ESC pair to keep whole
+            return SegmentInfo(encoding=Encoding.GSM7, segments=-(-units // _GSM7_MULTI),
+                               units=units)
         return SegmentInfo(
             encoding=Encoding.GSM7,
-            segments=_segment_count(costs, _GSM7_SINGLE, _GSM7_MULTI),
-            units=sum(costs),
+            segments=_segment_count(list(_gsm7_costs(text)), _GSM7_SINGLE, _GSM7_MULTI),
+            units=units,
         )
     costs = list(_ucs2_costs(text))
     return SegmentInfo(

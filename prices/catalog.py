@@ -102,12 +102,11 @@ class Index:
         for form in (query, _singular(query)):
             if form in self.phrases:
                 return self._found(MatchKind.EXACT, form, 100.0)
-        ranked = process.extract(query, list(self.phrases), scorer=similarity, limit=6,
-                                 score_cutoff=MIN_SCORE)
+        ranked = _ranked(query, list(self.phrases))
         if not ranked:
             return Match(MatchKind.NONE)
-        best_phrase, best_score, _ = ranked[0]
-        rivals = [p for p, score, _ in ranked[1:]
+        best_phrase, best_score = ranked[0]
+        rivals = [p for p, score in ranked[1:]
                   if best_score - score < AMBIGUOUS_GAP
                   and not self.phrases[p] <= self.phrases[best_phrase]
                   and not self.phrases[best_phrase] <= self.phrases[p]]
@@ -116,9 +115,39 @@ class Index:
             return Match(MatchKind.AMBIGUOUS, score=best_score, options=options)
         return self._found(MatchKind.FUZZY, best_phrase, best_score)
 
+    def may_be_exact(self, text: str) -> bool:
+        """Whether `match(text)` could score 100: a phrase is the text (or its singular), or
+        has the same words in another order (token_sort_ratio 100; phrases are single-spaced,
+        so such a phrase has the same length). Far quicker than ranking every phrase."""
+        query = phrase(text)
+        if not query:
+            return False
+        if query in self.phrases or _singular(query) in self.phrases:
+            return True
+        words = sorted(query.split())
+        return any(sorted(p.split()) == words for p in self.phrases if len(p) == len(query))
+
     def _found(self, kind: MatchKind, key: str, score: float) -> Match:
         items = tuple(sorted((self.items[i] for i in self.phrases[key]), key=lambda n: n.id))
         return Match(kind, items, score, key)
+
+
+def _ranked(query: str, choices: list[str], limit: int = 6) -> list[tuple[str, float]]:
+    """The best `limit` choices by `similarity` that reach MIN_SCORE, best first, ties in
+    choice order: what `process.extract(query, choices, scorer=similarity, ...)` returns.
+
+    Done as two passes of rapidfuzz's own scorers in C instead of one that calls the
+    Python `similarity` for every phrase, which made matching most of a PRICE reply's
+    time; a test checks both give the same ranking.
+    """
+    best: dict[int, float] = {}
+    for scorer in (fuzz.ratio, fuzz.token_sort_ratio):
+        for _, score, index in process.extract(query, choices, scorer=scorer, limit=None,
+                                               score_cutoff=MIN_SCORE):
+            if score > best.get(index, -1.0):
+                best[index] = score
+    ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return [(choices[index], score) for index, score in ranked]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +182,9 @@ class Catalog:
         for locality, ids in localities.items():
             if locality not in markets.phrases:
                 markets.add(locality, ids)
-        targets = {Kind.COMMODITY: {**by_base, **by_full}, Kind.MARKET: by_market}
+        # A target that is both a base name and one commodity's full name (MAIZE) means the
+        # whole group, as the aliases table documents: MAHINDI is every maize.
+        targets = {Kind.COMMODITY: {**by_full, **by_base}, Kind.MARKET: by_market}
         indexes = {Kind.COMMODITY: commodities, Kind.MARKET: markets}
         for kind, alias, target in conn.execute("SELECT kind, alias, target FROM aliases"):
             ids = targets[Kind(kind)].get(phrase(target))
@@ -200,15 +231,31 @@ _CACHE: dict[tuple[object, ...], Catalog] = {}
 
 def catalog_for(conn: sqlite3.Connection) -> Catalog:
     """The catalog for this database, rebuilt only when names or aliases change."""
-    key = (conn.execute("PRAGMA database_list").fetchone()[2],
-           *conn.execute("SELECT (SELECT COUNT(*) FROM commodities), (SELECT MAX(id) FROM"
-                         " commodities), (SELECT COUNT(*) FROM markets), (SELECT MAX(id) FROM"
-                         " markets), (SELECT COUNT(*) FROM aliases)").fetchone())
+    # One statement: every PRICE asks this inside the gateway's write transaction.
+    key = tuple(conn.execute(
+        "SELECT (SELECT file FROM pragma_database_list WHERE name = 'main'),"
+        " (SELECT COUNT(*) FROM commodities), (SELECT MAX(id) FROM commodities),"
+        " (SELECT COUNT(*) FROM markets), (SELECT MAX(id) FROM markets),"
+        " (SELECT COUNT(*) FROM aliases)").fetchone())
     catalog = _CACHE.get(key)
     if catalog is None:
         _CACHE.clear()  # one database per process in practice; keep memory flat
         catalog = _CACHE[key] = Catalog.load(conn)
     return catalog
+
+
+def canonical(catalog: Catalog, match: Match) -> str:
+    """The phrase to store for a commodity match: MAIZE for every maize, MAIZE WHITE for
+    one kind, whatever name or language was typed (MAHINDI, MAIS, MAIZ)."""
+    names = {base_name(item.name) for item in match.items}
+    if len(match.items) == 1:
+        candidate = phrase(match.items[0].name)
+    elif len(names) == 1:
+        candidate = names.pop()
+    else:
+        return match.label
+    again = catalog.commodities.match(candidate)
+    return candidate if set(again.items) == set(match.items) else match.label
 
 
 def local_name(conn: sqlite3.Connection, base: str, language: str) -> str | None:

@@ -53,55 +53,68 @@ class Gateway:
         self.settings = settings
         self.router = router
         self.clock = clock
+        # Read once, not on every message: the settings do not change while we run.
+        self._limit = int(settings.get("limits.sender_messages", 30))
+        self._window_seconds = int(settings.get("limits.sender_window_seconds", 3600))
+        self._window = timedelta(seconds=self._window_seconds)
+        self._default_language = str(settings.get("app.default_language", "en"))
 
     def receive(self, conn: sqlite3.Connection, message: InboundMessage, *,
                 delivery: Delivery, reply_provider: str) -> Received:
-        """Handle one message exactly once; a repeat gets the first delivery's replies."""
+        """Handle one message exactly once; a repeat gets the first delivery's replies.
+
+        Every statement here runs while this process holds the database's write lock (and
+        each lets go of the GIL), so there are as few as the rules allow: for a HELP from a
+        known sender, BEGIN, the contact with its rate count, the message, the reply and
+        COMMIT, and the handler's savepoint.
+        """
         with transaction(conn):
-            seen = inbound.find(conn, message.provider, message.provider_message_id)
-            if seen is not None:
-                log.info("duplicate %s message %s ignored", message.provider,
-                         message.provider_message_id)
-                return Received(outbox.for_inbound(conn, seen.id), duplicate=True)
-            contact = contacts.get_or_create(conn, message.sender)
-            limited = self._over_limit(conn, contact.id, message.text)
+            # The first delivery of this id created the contact, so for a repeat this
+            # finds it and changes nothing.
+            contact, recent = inbound.sender(conn, message.sender, self.clock() - self._window)
+            limited = recent >= self._limit and not self.router.is_always(message.text)
             outcome = Outcome.RATE_LIMITED if limited else Outcome.HANDLED
-            inbound_id = inbound.record(
+            inbound_id = inbound.record_new(
                 conn, provider=message.provider, provider_message_id=message.provider_message_id,
                 contact_id=contact.id, recipient=message.recipient, text=message.text,
                 received_at=message.received_at, outcome=outcome,
             )
-            ctx = Context(conn, contact, self._language(contact.language), self.clock(),
+            if inbound_id is None:
+                seen = inbound.find(conn, message.provider, message.provider_message_id)
+                assert seen is not None  # record_new found it, in this same transaction
+                log.info("duplicate %s message %s ignored", message.provider,
+                         message.provider_message_id)
+                return Received(outbox.for_inbound(conn, seen.id), duplicate=True)
+            now = self.clock()
+            ctx = Context(conn, contact, contact.language or self._default_language, now,
                           self.settings)
+            changes = conn.total_changes
             if limited:
                 replies = self._limit_notice(conn, ctx)
             else:
                 replies = self._dispatch(conn, ctx, message.text, inbound_id)
-            replies = self._allowed(conn, message.sender, replies)
+            # Only a write can have opted the contact out (STOP) or in (START): without one,
+            # the contact read above is still current and need not be read again.
+            if conn.total_changes != changes:
+                replies = self._allowed(conn, message.sender, replies)
+            elif contact.opted_out:
+                replies = [reply for reply in replies if reply.kind == OPTOUT_CONFIRMATION]
             status = OutboxStatus.REPLIED if delivery is Delivery.INLINE else OutboxStatus.QUEUED
-            for reply in replies:
-                self._record_reply(conn, ctx, reply, reply_provider, status, inbound_id)
-            log.info("%s message from %s: %s, %d repl%s", message.provider,
-                     mask(message.sender), outcome, len(replies), "y" if len(replies) == 1 else "ies")
-            return Received(outbox.for_inbound(conn, inbound_id), duplicate=False)
-
-    def _language(self, chosen: str | None) -> str:
-        return chosen or str(self.settings.get("app.default_language", "en"))
-
-    def _over_limit(self, conn: sqlite3.Connection, contact_id: int, text: str) -> bool:
-        limit = int(self.settings.get("limits.sender_messages", 30))
-        since = self.clock() - timedelta(seconds=self._window())
-        return inbound.count_since(conn, contact_id, since) >= limit and not self.router.is_always(text)
-
-    def _window(self) -> int:
-        return int(self.settings.get("limits.sender_window_seconds", 3600))
+            recorded = [self._record_reply(conn, ctx, reply, reply_provider, status, inbound_id,
+                                           now)
+                        for reply in replies]
+            if log.isEnabledFor(logging.INFO):
+                log.info("%s message from %s: %s, %d repl%s", message.provider,
+                         mask(message.sender), outcome, len(replies),
+                         "y" if len(replies) == 1 else "ies")
+            return Received(recorded, duplicate=False)
 
     def _limit_notice(self, conn: sqlite3.Connection, ctx: Context) -> list[Reply]:
         """Say once per window that replies pause; after that, store quietly."""
-        since = self.clock() - timedelta(seconds=self._window())
+        since = self.clock() - self._window
         if inbound.count_outcome_since(conn, ctx.contact.id, Outcome.RATE_LIMITED, since) > 1:
             return []
-        return [Reply(ctx.t("rate_limited", minutes=max(1, self._window() // 60)))]
+        return [Reply(ctx.t("rate_limited", minutes=max(1, self._window_seconds // 60)))]
 
     def _dispatch(self, conn: sqlite3.Connection, ctx: Context, text: str,
                   inbound_id: int) -> list[Reply]:
@@ -112,7 +125,7 @@ class Gateway:
             # A bug in one command must not lose the message or answer the provider 500:
             # undo the command's writes, keep the message, tell the sender to try later.
             conn.execute("ROLLBACK TO handler")
-            conn.execute("UPDATE inbound SET outcome = ? WHERE id = ?", (Outcome.FAILED, inbound_id))
+            inbound.set_outcome(conn, inbound_id, Outcome.FAILED)
             log.exception("handler failed on inbound message %d", inbound_id)
             replies = [Reply(ctx.t("error"))]
         conn.execute("RELEASE handler")
@@ -126,12 +139,12 @@ class Gateway:
         return [reply for reply in replies if reply.kind == OPTOUT_CONFIRMATION]
 
     def _record_reply(self, conn: sqlite3.Connection, ctx: Context, reply: Reply, provider: str,
-                      status: OutboxStatus, inbound_id: int) -> None:
+                      status: OutboxStatus, inbound_id: int, now: datetime) -> OutboxMessage:
         info = count_segments(reply.text)
-        outbox.enqueue(
+        return outbox.add(
             conn, to_number=ctx.contact.phone, text=reply.text, provider=provider,
             kind=reply.kind, encoding=str(info.encoding), segments=info.segments,
-            now=self.clock(), contact_id=ctx.contact.id, inbound_id=inbound_id, status=status,
+            now=now, contact_id=ctx.contact.id, inbound_id=inbound_id, status=status,
         )
 
 

@@ -5,18 +5,22 @@ Named twilio_sms.py, not twilio.py, so it does not shadow the SDK.
 
 from __future__ import annotations
 
+import base64
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
-from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Request
 
 from db.outbox import OutboxMessage, OutboxStatus
 from handlers.messages import InboundMessage
@@ -67,11 +71,52 @@ def signed_url(public_url: str, raw_uri: str) -> str:
     return public_url.rstrip("/") + raw_uri
 
 
-def verify(auth_token: str, url: str, form: MultiDict[str, str], signature: str | None) -> bool:
-    """Check X-Twilio-Signature with the SDK's validator over every posted parameter."""
+def verify(auth_token: str, url: str, form: Mapping[str, str], signature: str | None) -> bool:
+    """Check X-Twilio-Signature over every posted parameter (reference section 1.3).
+
+    First one HMAC over the URL exactly as configured, the form Twilio signs when it
+    calls that URL; only if that does not match, the SDK's RequestValidator, which tries
+    the URL with and without its port (Twilio signs some requests over https://host:443/).
+    So an honest request costs one HMAC instead of the SDK's two, and anything the SDK
+    accepts is still accepted; a forged or re-targeted signature fails both.
+    """
     if not signature or not auth_token:
         return False
+    expected = signature_of(auth_token, url, form)
+    if hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
+        return True
     return bool(RequestValidator(auth_token).validate(url, form, signature))
+
+
+def signature_of(auth_token: str, url: str, form: Mapping[str, str]) -> str:
+    """What Twilio signs a form POST to `url` with: HMAC-SHA1, base64 (reference 1.3.1).
+
+    As the SDK's compute_signature: names sorted by code point, each followed by its
+    values, a repeated parameter's distinct values sorted; nothing between them.
+    """
+    lists = form.lists() if isinstance(form, MultiDict) else ((k, [v]) for k, v in form.items())
+    parts = [url]
+    for name, values in sorted(lists):
+        for value in (values if len(values) == 1 else sorted(set(values))):
+            parts.append(name)
+            parts.append(value)
+    digest = hmac.digest(auth_token.encode("utf-8"), "".join(parts).encode("utf-8"), "sha1")
+    return base64.b64encode(digest).decode("ascii")
+
+
+def read_form(request: Request) -> MultiDict[str, str]:
+    """The posted parameters of a Twilio webhook.
+
+    Twilio posts application/x-www-form-urlencoded: that body is decoded here with the
+    very call werkzeug's form parser makes (parse_qsl, blank values kept, bad escapes
+    kept escaped), without the rest of its general machinery, which cost a third more.
+    Any other body goes through `request.form` as before. The body is read through
+    `request.get_data`, so the MAX_CONTENT_LENGTH limit (413) applies the same way.
+    """
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return request.form
+    text = request.get_data().decode()
+    return MultiDict(parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"))
 
 
 def _required(form: Mapping[str, str], name: str) -> str:
@@ -105,12 +150,22 @@ def parse_status(form: Mapping[str, str]) -> StatusReport:
                         form.get("To"))
 
 
+_TWIML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
+_EMPTY_TWIML = _TWIML_HEAD + "<Response />"
+
+
 def render(texts: list[str]) -> str:
-    """TwiML answering with each reply as a <Message> (an empty <Response/> for none)."""
-    response = MessagingResponse()
-    for text in texts:
-        response.message(text)
-    return str(response)
+    """TwiML answering with each reply as a <Message> (an empty <Response/> for none).
+
+    Byte for byte what the SDK's MessagingResponse prints (a test compares them), as a
+    string template: ElementTree took longer than the rest of rendering a reply. Text is
+    escaped as ElementTree escapes a text node: &, < and >; quotes stay as they are.
+    """
+    if not texts:
+        return _EMPTY_TWIML
+    messages = "".join(f"<Message>{escape(text)}</Message>" if text else
+                       "<Message />" for text in texts)
+    return f"{_TWIML_HEAD}<Response>{messages}</Response>"
 
 
 class TwilioSender:

@@ -6,6 +6,7 @@ import logging
 import sqlite3
 
 from flask import Blueprint, Flask, Response, abort, jsonify, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from db import contacts, outbox, schema_version, transaction
@@ -61,13 +62,16 @@ def _region() -> str:
     return str(application.services().config["app.default_region"])
 
 
-def _verify_twilio() -> None:
+def _verify_twilio() -> MultiDict[str, str]:
+    """The posted form, once its X-Twilio-Signature is checked (403 otherwise)."""
     config = application.services().config
+    form = twilio_sms.read_form(request)
     url = twilio_sms.signed_url(config["app.public_url"], _raw_uri())
-    if not twilio_sms.verify(config["providers.twilio.auth_token"], url, request.form,
+    if not twilio_sms.verify(config["providers.twilio.auth_token"], url, form,
                              request.headers.get("X-Twilio-Signature")):
         log.warning("403: bad Twilio signature on %s", request.path)
         abort(403, description="invalid X-Twilio-Signature")
+    return form
 
 
 def _verify_at_token() -> None:
@@ -81,9 +85,10 @@ def _verify_at_token() -> None:
 def twilio_inbound() -> Response:
     """Inbound SMS from Twilio, answered with TwiML holding the replies."""
     _require_provider(twilio_sms.PROVIDER)
-    _verify_twilio()
+    form = _verify_twilio()
     services = application.services()
-    message = twilio_sms.parse_inbound(request.form, region=_region(), now=services.clock())
+    message = twilio_sms.parse_inbound(form, region=str(services.config["app.default_region"]),
+                                       now=services.clock())
     received = services.gateway.receive(application.connection(), message,
                                         delivery=Delivery.INLINE, reply_provider=twilio_sms.PROVIDER)
     return Response(twilio_sms.render([reply.text for reply in received.replies]),
@@ -94,8 +99,7 @@ def twilio_inbound() -> Response:
 def twilio_status() -> Response:
     """Twilio status callbacks move an outbox message forward."""
     _require_provider(twilio_sms.PROVIDER)
-    _verify_twilio()
-    report = twilio_sms.parse_status(request.form)
+    report = twilio_sms.parse_status(_verify_twilio())
     _apply_report(twilio_sms.PROVIDER, report.provider_message_id, report.status,
                   report.provider_status, report.error_code, report.opted_out, report.recipient)
     return Response(twilio_sms.render([]), content_type="text/xml; charset=utf-8")

@@ -68,3 +68,68 @@ def test_handler_replies_are_counted_in_segments(tmp_path, clock):
     client = create_app(config, router=router, clock=clock).test_client()
     replies = post_local(client, "LONG", msg_id="long").get_json()["replies"]
     assert [(r["encoding"], r["segments"]) for r in replies] == [("GSM-7", 2), ("UCS-2", 1)]
+
+
+def test_replies_returned_are_the_rows_stored(tmp_path, clock):
+    """The gateway builds its answer from what it inserted instead of reading the outbox
+    again; a repeat of the message reads them back, and both must agree."""
+    import db
+    from db import outbox
+    from handlers.messages import InboundMessage
+    from smsgw.gateway import Delivery
+
+    router = build_router()
+    router.register(Command("two", {"en": frozenset({"TWO"})},
+                            lambda ctx, rest: [Reply("first 🌽"), Reply("second", kind="notice")]))
+    config = make_config(tmp_path)
+    app = create_app(config, router=router, clock=clock)
+    gateway = app.extensions["smsgw"].gateway
+    conn = db.connect(config["database.path"])
+    message = InboundMessage("local", "same-id", "+254722123456", "local", "TWO", clock())
+    for delivery in (Delivery.INLINE, Delivery.QUEUE):
+        first = gateway.receive(conn, message, delivery=delivery, reply_provider="local")
+        again = gateway.receive(conn, message, delivery=delivery, reply_provider="local")
+        assert not first.duplicate and again.duplicate
+        inbound_id = conn.execute("SELECT id FROM inbound WHERE provider_message_id = ?",
+                                  (message.provider_message_id,)).fetchone()[0]
+        assert first.replies == again.replies == outbox.for_inbound(conn, inbound_id)
+        assert [r.text for r in first.replies] == ["first 🌽", "second"]
+        message = InboundMessage("local", "other-id", "+254722999999", "local", "TWO", clock())
+
+
+def test_an_opted_out_sender_gets_nothing_and_nothing_is_queued(tmp_path, clock):
+    config = make_config(tmp_path)
+    client = create_app(config, clock=clock).test_client()
+    assert say(client, "STOP") == [en.TEXTS["stopped"]]
+    assert say(client, "HELP") == []          # the handler wrote nothing: no second look-up
+    assert say(client, "PRICE MAIZE") == []
+    assert say(client, "START") == [en.TEXTS["started"]]  # it wrote: the contact is read again
+    assert say(client, "HELP") == [en.TEXTS["help"]]
+    import db
+
+    conn = db.connect(config["database.path"])
+    assert [r[0] for r in conn.execute("SELECT text FROM outbox ORDER BY id")] == [
+        en.TEXTS["stopped"], en.TEXTS["started"], en.TEXTS["help"]]
+
+
+def test_a_sender_is_read_with_its_recent_count_in_one_statement(tmp_path, clock):
+    from datetime import timedelta
+
+    import db
+    from db import inbound
+
+    config = make_config(tmp_path)
+    client = create_app(config, clock=clock).test_client()
+    conn = db.connect(config["database.path"])
+    with db.transaction(conn):
+        contact, recent = inbound.sender(conn, "+254722123456", clock.now)
+    assert recent == 0 and not contact.opted_out
+    for _ in range(3):
+        say(client, "HELP")  # from 0712345678, the same number
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    with db.transaction(conn):
+        again, recent = inbound.sender(conn, "+254712345678", clock.now - timedelta(minutes=1))
+        assert inbound.sender(conn, "+254712345678", clock.now + timedelta(minutes=1))[1] == 0
+    assert recent == 3 and again.phone == "+254712345678"
+    assert len([s for s in statements if s.startswith("SELECT")]) == 2
