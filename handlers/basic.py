@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from db import contacts
+from collections.abc import Callable
+
+from db import contacts, subscriptions
 from handlers import keywords
 from handlers.messages import OPTOUT_CONFIRMATION, Context, Reply
 from handlers.router import Command, Router
@@ -24,11 +26,37 @@ def start(ctx: Context, rest: str) -> list[Reply]:
     if not ctx.contact.opted_out:
         return [Reply(ctx.t("already_started"))]
     contacts.set_opted_in(ctx.conn, ctx.contact.id)
+    following = subscriptions.count_for(ctx.conn, ctx.contact.id)
+    if following:
+        return [Reply(ctx.t("started_subs", n=following))]
     return [Reply(ctx.t("started"))]
 
 
+YesHook = Callable[[Context], list[Reply] | None]
+_yes_hooks: list[YesHook] = []
+
+
+def on_yes(hook: YesHook) -> None:
+    """Let a command take a YES that confirms something (a leader's broadcast); the hook
+    returns None when nothing of its own is waiting."""
+    if hook not in _yes_hooks:
+        _yes_hooks.append(hook)
+
+
+def yes(ctx: Context, rest: str) -> list[Reply]:
+    """YES (OUI, NDIYO): opt back in when opted out; else confirm what waits for a yes."""
+    if not ctx.contact.opted_out:
+        for hook in _yes_hooks:
+            replies = hook(ctx)
+            if replies is not None:
+                return replies
+    return start(ctx, rest)
+
+
 def register(router: Router) -> None:
-    """Add HELP, STOP and START to a router."""
+    """Add HELP, STOP and START (and YES, which is START unless something awaits a yes)."""
     router.register(Command("help", keywords.HELP, help_))
     router.register(Command("stop", keywords.OPT_OUT, stop, single_word_only=True, always=True))
-    router.register(Command("start", keywords.OPT_IN, start, single_word_only=True, always=True))
+    start_words = {lang: words - keywords.YES[lang] for lang, words in keywords.OPT_IN.items()}
+    router.register(Command("start", start_words, start, single_word_only=True, always=True))
+    router.register(Command("yes", keywords.YES, yes, single_word_only=True, always=True))

@@ -19,6 +19,8 @@ OPT_IN = {
     "fr": frozenset({"DEMARRER", "REPRENDRE", "OUI", "START"}),
     "sw": frozenset({"ANZA", "NDIYO"}),
 }
+# The opt-in words that also mean "yes" (they confirm a leader's broadcast when one waits).
+YES = {"en": frozenset({"YES"}), "fr": frozenset({"OUI"}), "sw": frozenset({"NDIYO"})}
 HELP = {
     "en": frozenset({"HELP", "INFO"}),
     "fr": frozenset({"AIDE"}),

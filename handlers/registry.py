@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import basic, price, standards
+from handlers import basic, price, standards, subscriptions
 from handlers.router import Router
 
 
@@ -12,4 +12,5 @@ def build_router() -> Router:
     basic.register(router)
     price.register(router)
     standards.register(router)
+    subscriptions.register(router)
     return router

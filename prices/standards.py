@@ -426,3 +426,10 @@ def _scores(words: list[str], aliases: list[tuple[str, str]]) -> dict[str, float
         score = max(fuzz.ratio(run, alias) for run in runs)
         scores[product] = max(score, scores.get(product, 0.0))
     return scores
+
+
+def version_count(conn: sqlite3.Connection, product: str, today: date) -> int:
+    """How many versions of a product's standard have taken effect by `today`."""
+    return int(conn.execute(
+        "SELECT COUNT(*) FROM standards WHERE product = ? AND effective_date <= ?",
+        (fold(product), today.isoformat())).fetchone()[0])

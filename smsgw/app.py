@@ -14,9 +14,11 @@ import db
 from db.timeutil import utcnow
 from handlers.registry import build_router
 from handlers.router import Router
+from handlers.subscriptions import set_next_bulletin
 from prices.catalog import load_aliases
 from smsgw import config as configuration
 from smsgw import logsafe, webhooks
+from smsgw.bulletins import next_price_bulletin
 from smsgw.gateway import Gateway
 
 
@@ -38,6 +40,8 @@ def create_app(config: configuration.Config | None = None, *, router: Router | N
     app.config["MAX_FORM_MEMORY_SIZE"] = config["server.max_request_bytes"]
     logsafe.setup(config["logging.level"], config.secrets())
     init_database(config)
+    # SUB confirmations name the next bulletin's date; the schedule is known only up here.
+    set_next_bulletin(next_price_bulletin(config))
     gateway = Gateway(config, router or build_router(), clock)
     app.extensions["smsgw"] = Services(config, gateway, clock)
     app.teardown_appcontext(close_connection)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +18,7 @@ from africastalking.SMS import SMSService
 
 from db.outbox import OutboxMessage, OutboxStatus
 from handlers.messages import InboundMessage
-from smsgw.errors import MalformedRequest, PermanentSendError, TransientSendError
+from smsgw.errors import MalformedRequest, PermanentSendError, SendError, TransientSendError
 from smsgw.phone import InvalidNumber, to_e164
 
 PROVIDER = "africastalking"
@@ -113,11 +113,34 @@ class AfricasTalkingSender:
                                settings["providers.africastalking.api_key"])
         self._sender_id = settings["providers.africastalking.sender_id"] or None
         self.max_per_second = int(settings["providers.africastalking.max_per_second"])
+        self.max_recipients = int(settings.get("providers.africastalking.batch_recipients", 1))
 
     def send(self, message: OutboxMessage) -> str:
         """Send one message; return AT's messageId or raise a SendError."""
+        answer = self._call(message.text, [message.to_number])
+        return _judge(_recipient(_recipients(answer), message.to_number))
+
+    def send_many(self, messages: Sequence[OutboxMessage]) -> dict[int, str | SendError]:
+        """Send one text to several numbers in one API call (bulletins): AT answers per
+        recipient, so each message gets its own messageId or error."""
+        answer = self._call(messages[0].text, [m.to_number for m in messages])
+        listed = _recipients(answer)
+        results: dict[int, str | SendError] = {}
+        for message in messages:
+            found = next((r for r in listed if r.get("number") == message.to_number), None)
+            if found is None:
+                results[message.id] = TransientSendError(
+                    "africastalking: the answer does not list this recipient")
+                continue
+            try:
+                results[message.id] = _judge(found)
+            except SendError as exc:
+                results[message.id] = exc
+        return results
+
+    def _call(self, text: str, numbers: list[str]) -> Any:
         try:
-            answer = self._sms.send(message.text, [message.to_number], sender_id=self._sender_id)
+            return self._sms.send(text, numbers, sender_id=self._sender_id)
         except (requests.RequestException, OSError) as exc:
             # First: requests' JSONDecodeError (an unreadable 2xx body) is also a ValueError.
             raise TransientSendError(f"africastalking: {type(exc).__name__}: {exc}") from exc
@@ -127,10 +150,9 @@ class AfricasTalkingSender:
             # The SDK keeps only the response text, so a 401 cannot be told from a 503;
             # retrying is bounded by worker.max_attempts, and losing nothing matters more.
             raise TransientSendError(f"africastalking: {str(exc)[:200]}") from exc
-        return _recipient_result(answer, message.to_number)
 
 
-def _recipient_result(answer: Any, number: str) -> str:
+def _recipients(answer: Any) -> list[dict[str, Any]]:
     if isinstance(answer, str):  # the SDK returns text unless Content-Type is exactly JSON
         try:
             answer = json.loads(answer)
@@ -138,10 +160,23 @@ def _recipient_result(answer: Any, number: str) -> str:
             raise TransientSendError(f"africastalking: unreadable answer {answer[:100]!r}") from None
     try:
         recipients = answer["SMSMessageData"]["Recipients"]
-        result = next((r for r in recipients if r.get("number") == number), recipients[0])
-        code = int(result["statusCode"])
-    except (KeyError, IndexError, TypeError, ValueError):
+        if not isinstance(recipients, list) or not recipients:
+            raise TypeError
+    except (KeyError, TypeError):
         raise TransientSendError(f"africastalking: unexpected answer {str(answer)[:200]}") from None
+    return recipients
+
+
+def _recipient(recipients: list[dict[str, Any]], number: str) -> dict[str, Any]:
+    return next((r for r in recipients if r.get("number") == number), recipients[0])
+
+
+def _judge(result: Any) -> str:
+    """AT's verdict on one recipient: its messageId, or the SendError it amounts to."""
+    try:
+        code = int(result["statusCode"])
+    except (KeyError, TypeError, ValueError):
+        raise TransientSendError(f"africastalking: unexpected answer {str(result)[:200]}") from None
     detail = f"africastalking {code} {result.get('status', '')}"
     if code in ACCEPTED_CODES:
         return str(result.get("messageId"))

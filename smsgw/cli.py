@@ -203,7 +203,11 @@ def import_aliases(config: configuration.Config, file: str) -> None:
 
 
 # Command modules register themselves on the groups above when imported.
-from smsgw import cli_prices, cli_standards  # noqa: E402,F401
+from smsgw import (  # noqa: F401
+    cli_bulletins,
+    cli_prices,
+    cli_standards,
+)
 
 if __name__ == "__main__":
     main()

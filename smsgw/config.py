@@ -82,6 +82,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("worker.backoff_max_seconds", float, 900.0, "Longest retry delay"),
     Setting("prices.stale_days", int, 60,
             "A price older than this many days is answered with its age"),
+    Setting("bulletins.prices_schedule", str, "0 7 * * mon",
+            "When the price bulletin goes out: a cron expression (minute hour day month"
+            " weekday) in app.timezone; empty = only by `smsgw bulletins send`"),
+    Setting("bulletins.standards_schedule", str, "0 * * * *",
+            "When the worker looks for new versions of standards to announce; empty = never"),
+    Setting("bulletins.quiet_hours", str, "20:00-07:00",
+            "Local time window (HH:MM-HH:MM) in which no bulletin, notice or broadcast is"
+            " sent; they wait for it to end. Empty = none"),
+    Setting("bulletins.catch_up_days", int, 7,
+            "A scheduled run missed (machine off) in this many days is run once at start-up"),
+    Setting("bulletins.batch_size", int, 1000, "Subscribers composed and queued per transaction"),
+    Setting("bulletins.max_subscriptions", int, 5, "Most commodities one contact may follow"),
+    Setting("bulletins.cost_per_segment", float, 0.0,
+            "Price of one SMS segment, for the dry run's cost estimate (0 = unknown)"),
+    Setting("bulletins.cost_currency", str, "KES", "Currency of bulletins.cost_per_segment"),
+    Setting("providers.africastalking.batch_recipients", int, 100,
+            "Most recipients of one identical message per Africa's Talking API call"),
     Setting("logging.level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
@@ -213,9 +230,12 @@ def validate(config: Config) -> None:
         raise ConfigError("app.public_url must start with http:// or https://")
     for key in ("server.port", "server.workers", "server.threads", "worker.batch_size",
                 "worker.max_attempts", "providers.twilio.max_per_second",
-                "providers.africastalking.max_per_second", "limits.sender_messages"):
+                "providers.africastalking.max_per_second", "limits.sender_messages",
+                "bulletins.batch_size", "bulletins.max_subscriptions",
+                "providers.africastalking.batch_recipients"):
         if config[key] < 1:
             raise ConfigError(f"{key} must be at least 1")
+    _validate_bulletins(config)
     for provider, keys in _REQUIRED_WHEN_ENABLED.items():
         if not config.provider_enabled(provider):
             continue
@@ -225,3 +245,23 @@ def validate(config: Config) -> None:
                     f"{key} is required when {provider} is enabled"
                     f" (set it in the config file or in {_BY_KEY[key].env})"
                 )
+
+
+def _validate_bulletins(config: Config) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    from smsgw.quiet import BadQuietHours, QuietHours
+
+    for key in ("bulletins.prices_schedule", "bulletins.standards_schedule"):
+        if config[key].strip():
+            try:
+                CronTrigger.from_crontab(config[key], timezone=ZoneInfo(config["app.timezone"]))
+            except ValueError as exc:
+                raise ConfigError(f"{key}: not a cron expression ({exc})") from None
+    try:
+        QuietHours.parse(config["bulletins.quiet_hours"], config["app.timezone"])
+    except BadQuietHours as exc:
+        raise ConfigError(f"bulletins.quiet_hours: {exc}") from None
+    if config["bulletins.catch_up_days"] < 0 or config["bulletins.cost_per_segment"] < 0:
+        raise ConfigError("bulletins.catch_up_days and bulletins.cost_per_segment must not be"
+                          " negative")

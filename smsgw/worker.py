@@ -27,8 +27,10 @@ from db import contacts, outbox, transaction
 from db.outbox import OutboxMessage, OutboxStatus
 from db.timeutil import utcnow
 from handlers.messages import OPTOUT_CONFIRMATION
-from smsgw.errors import PermanentSendError, TransientSendError
+from smsgw import quiet
+from smsgw.errors import PermanentSendError, SendError, TransientSendError
 from smsgw.phone import mask
+from smsgw.quiet import HELD_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ class Totals:
     retried: int = 0
     failed: int = 0
     suppressed: int = 0
+    deferred: int = 0       # bulletins handed back to wait out quiet hours
 
     def as_dict(self) -> dict[str, int]:
         """The counts by name."""
@@ -109,19 +112,49 @@ class Worker:
         # Rate limiting can stretch a batch of long messages past its lease, when another
         # worker may claim and send them again: past half the lease, hand the rest back.
         deadline = self.clock() + timedelta(seconds=int(self.settings["worker.lease_seconds"]) / 2)
-        for index, message in enumerate(batch):
+        handled = 0
+        units = self.units(batch)
+        for index, unit in enumerate(units):
             if (stop is not None and stop.is_set()) or self.clock() >= deadline:
+                rest = [m.id for later in units[index:] for m in later]
                 with transaction(conn):
-                    outbox.release(conn, [m.id for m in batch[index:]], now=self.clock())
-                return index
-            self.deliver(conn, message)
-        return len(batch)
+                    outbox.release(conn, rest, now=self.clock())
+                return handled
+            if len(unit) == 1:
+                self.deliver(conn, unit[0])
+            else:
+                self.deliver_many(conn, unit)
+            handled += len(unit)
+        return handled
+
+    def units(self, batch: list[OutboxMessage]) -> list[list[OutboxMessage]]:
+        """The batch as send units: one message each, except that identical texts to
+        different numbers through a provider that takes many recipients per call
+        (Africa's Talking) travel together, up to its per-call limit."""
+        units: list[list[OutboxMessage]] = []
+        # Per (provider, kind, text): the units still open, each with the numbers it holds
+        # (one number at most once per call, so each answer maps to one message).
+        open_units: dict[tuple[str, str, str], list[tuple[list[OutboxMessage], set[str]]]] = {}
+        for message in batch:
+            sender = self.senders.get(message.provider)
+            limit = getattr(sender, "max_recipients", 1)
+            if limit <= 1:
+                units.append([message])
+                continue
+            candidates = open_units.setdefault((message.provider, message.kind, message.text), [])
+            for unit, numbers in candidates:
+                if len(unit) < limit and message.to_number not in numbers:
+                    unit.append(message)
+                    numbers.add(message.to_number)
+                    break
+            else:
+                units.append([message])
+                candidates.append((units[-1], {message.to_number}))
+        return units
 
     def deliver(self, conn: sqlite3.Connection, message: OutboxMessage) -> None:
         """Send one claimed message and record what happened."""
-        if message.kind != OPTOUT_CONFIRMATION and self._opted_out(conn, message.to_number):
-            self._final(conn, message, OutboxStatus.SUPPRESSED, "recipient opted out")
-            self.totals.suppressed += 1
+        if self._held(conn, [message]) or self._suppressed(conn, [message]):
             return
         sender = self.senders.get(message.provider)
         if sender is None:
@@ -130,21 +163,77 @@ class Worker:
         self.bucket(message.provider).take(message.segments)
         try:
             provider_id = sender.send(message)
-        except TransientSendError as exc:
-            self._retry(conn, message, str(exc))
-        except PermanentSendError as exc:
-            self._final(conn, message, OutboxStatus.FAILED, str(exc))
+        except SendError as exc:
+            self._record(conn, message, exc)
+        else:
+            self._record(conn, message, provider_id)
+
+    def deliver_many(self, conn: sqlite3.Connection, messages: list[OutboxMessage]) -> None:
+        """Send one text to many numbers in one provider call; record each recipient."""
+        if self._held(conn, messages):
+            return
+        opted_out = contacts.opted_out_among(conn, [m.to_number for m in messages
+                                                    if m.kind != OPTOUT_CONFIRMATION])
+        going = [m for m in messages if m.to_number not in opted_out]
+        self._suppressed(conn, [m for m in messages if m.to_number in opted_out], known=True)
+        if len(going) <= 1:
+            for message in going:
+                self.deliver(conn, message)
+            return
+        sender = self.senders[going[0].provider]
+        self.bucket(going[0].provider).take(sum(m.segments for m in going))
+        try:
+            results = sender.send_many(going)  # type: ignore[attr-defined]
+        except SendError as exc:
+            results = {m.id: exc for m in going}
+        for message in going:
+            missing = TransientSendError(f"{message.provider}: no result for this recipient")
+            self._record(conn, message, results.get(message.id, missing))
+
+    def _record(self, conn: sqlite3.Connection, message: OutboxMessage,
+                result: str | SendError) -> None:
+        """Store what the provider said about one message."""
+        if isinstance(result, SendError) and not isinstance(result, PermanentSendError):
+            self._retry(conn, message, str(result))
+        elif isinstance(result, PermanentSendError):
+            self._final(conn, message, OutboxStatus.FAILED, str(result))
             self.totals.failed += 1
-            if exc.opted_out:
+            if result.opted_out:
                 with transaction(conn):
                     contacts.opt_out_number(conn, message.to_number, source="provider")
                 log.info("%s: %s opted out, no further messages", message.provider,
                          mask(message.to_number))
         else:
             with transaction(conn):
-                outbox.mark_sent(conn, message.id, provider_message_id=provider_id,
+                outbox.mark_sent(conn, message.id, provider_message_id=result,
                                  now=self.clock())
             self.totals.sent += 1
+
+    def _held(self, conn: sqlite3.Connection, messages: list[OutboxMessage]) -> bool:
+        """Bulletins and broadcasts wait out quiet hours: hand them back until it ends."""
+        if messages[0].kind not in HELD_KINDS:
+            return False
+        until = quiet.not_before(self.settings, self.clock())
+        if until <= self.clock():
+            return False
+        with transaction(conn):
+            outbox.defer(conn, [m.id for m in messages], until=until, now=self.clock())
+        self.totals.deferred += len(messages)
+        return True
+
+    def _suppressed(self, conn: sqlite3.Connection, messages: list[OutboxMessage], *,
+                    known: bool = False) -> bool:
+        """Messages to opted-out contacts are not sent (except the opt-out confirmation)."""
+        if not messages:
+            return False
+        if not known:
+            message = messages[0]
+            if message.kind == OPTOUT_CONFIRMATION or not self._opted_out(conn, message.to_number):
+                return False
+        for message in messages:
+            self._final(conn, message, OutboxStatus.SUPPRESSED, "recipient opted out")
+            self.totals.suppressed += 1
+        return True
 
     def _opted_out(self, conn: sqlite3.Connection, number: str) -> bool:
         contact = contacts.find(conn, number)
@@ -202,17 +291,26 @@ def build_senders(config: Mapping[str, Any], **overrides: Sender) -> dict[str, S
 
 
 def serve(config: Any) -> Totals:
-    """Run the worker until SIGTERM or Ctrl-C; hand back unsent claims on the way out."""
+    """Run the worker and the bulletin schedule until SIGTERM or Ctrl-C; hand back unsent
+    claims on the way out."""
+    from smsgw.bulletins import build_scheduler
+
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     conn = db.connect(config["database.path"])
     db.migrate(conn)
     worker = Worker(config, build_senders(config))
-    log.info("worker started: providers %s", ", ".join(sorted(worker.senders)))
+    scheduler = build_scheduler(config)
+    scheduler.start()
+    log.info("worker started: providers %s; scheduled jobs: %s", ", ".join(sorted(worker.senders)),
+             ", ".join(job.id for job in scheduler.get_jobs()) or "none")
     try:
         worker.run_forever(conn, stop)
     finally:
+        # A bulletin run stopped here is safe: every batch it queued is in the ledger, and
+        # the next run of the same bulletin (or the catch-up at start-up) finishes it.
+        scheduler.shutdown(wait=False)
         conn.close()
         log.info("worker stopped: %s", worker.totals.as_dict())
     return worker.totals

@@ -79,7 +79,7 @@ def test_worker_once_sends_what_is_due(config_file):
     conn = db.connect(config_file.parent / "cli.db")
     with db.transaction(conn):
         queue_message(conn, to_number="+254712345678", text="Maize up", provider="local",
-                      kind="bulletin", now=utcnow())
+                      kind="reply", now=utcnow())
     result = run("worker", "--once", "--config", str(config_file))
     assert json.loads(result.output.strip().splitlines()[-1])["sent"] == 1
     assert conn.execute("SELECT status FROM outbox").fetchone()[0] == "sent"
@@ -123,7 +123,7 @@ def test_run_starts_the_real_server_and_the_worker(config_file, tmp_path):
             assert "PRICE" in json.load(response)["replies"][0]["text"]
         conn = db.connect(config_file.parent / "cli.db")
         with db.transaction(conn):
-            queued = queue_message(conn, to_number="+254712345678", text="queued", kind="bulletin",
+            queued = queue_message(conn, to_number="+254712345678", text="queued", kind="reply",
                                    provider="local", now=utcnow())
         deadline = time.monotonic() + 15
         status = "queued"

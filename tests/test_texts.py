@@ -21,11 +21,23 @@ LONG = {
     "beans, maize, salt, sugar, potatoes", "text": "MAIZE",
     "source": "EAX 2024", "products": "maize, groundnuts, cocoa, coffee, rugs", "example": "MAIZE",
     "query": "SOMETHING",
+    "item": "Oil (vegetable, fortified) at Bangladesh (Mombasa)", "next": "Next bulletin 30 sept. ",
+    "items": "Maize at Nakuru, Beans at your market, Sorghum, best markets", "title": "Groundnuts",
+    "part": " (1/2)",
+    "code": "KIMA01", "group": "Kimana Farmers Coop", "phone": "0712345678", "codes": "KIMA, NAKU",
+    "members": "10,000", "segments": "2", "total": "20,000", "word": "2026-12-20",
+    "summary": "2,000 bags maize grade 1 @KES 3,400, by 20 Dec 2026 at Nakuru",
+    "buyer": "Unga Millers Ltd", "groups": "3", "wanted": "2,000", "group_total": "1,250",
+    "status": "expired", "count": "45", "quantity": "1,250", "grade": "1",
+    "place": "Eldoret Town", "max": "5",
 }
 # Keys that are parts of replies (not whole replies) and keys that may need 2-3 segments.
 FRAGMENTS = {"thousands_sep", "months", "trend_up", "trend_down", "trend_same", "type_retail",
              "type_wholesale", "price_keyword", "reg_keyword", "stale", "age_months",
-             "age_years"}
+             "age_years", "sub_keyword", "unsub_keyword", "sub_next", "sub_at_market",
+             "sub_at_home", "sub_at_best", "bulletin_head", "notice_keyword", "order_grade",
+             "order_by", "order_at", "order_a_buyer", "status_closed", "status_expired",
+             "summary_no_offers"}
 
 
 def fields(template: str) -> set[str]:

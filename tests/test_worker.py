@@ -156,7 +156,7 @@ def test_sends_queued_messages_and_marks_them_sent(conn: sqlite3.Connection, con
         assert sent["provider_message_id"] == sid(n)
         assert sent["attempts"] == 1
         assert sent["lease_until"] is None and sent["error"] is None
-    assert worker.totals.as_dict() == {"sent": 3, "retried": 0, "failed": 0, "suppressed": 0}
+    assert worker.totals.as_dict() == {"sent": 3, "retried": 0, "failed": 0, "suppressed": 0, "deferred": 0}
     assert sleeper.waits == []
     assert worker.run_once(conn) == 0
     assert len(twilio_http.requests) == 3
@@ -307,7 +307,7 @@ def test_twilio_21610_opts_the_contact_out(conn: sqlite3.Connection, config: Any
     alice = contact_row(conn, ALICE)
     assert alice["opted_out"] == 1 and alice["opt_out_source"] == "provider"
     assert contact_row(conn, BOB)["opted_out"] == 0
-    assert worker.totals.as_dict() == {"sent": 1, "retried": 0, "failed": 1, "suppressed": 1}
+    assert worker.totals.as_dict() == {"sent": 1, "retried": 0, "failed": 1, "suppressed": 1, "deferred": 0}
     # Nothing new is even queued for her now, and nothing reaches Twilio.
     assert queue(conn, clock, text="later") is None
     assert worker.run_once(conn) == 0

@@ -1,0 +1,105 @@
+"""The wording of bulletins: one subscriber's price lines as SMS text, and standards notices.
+
+A price bulletin reads `Prices 15 Apr 2022: Maize Nakuru KES 35.88/kg +0.57; Beans
+Nakuru KES 120/kg =`. Trend marks are `+` (up by), `-` (down by) and `=` (no change):
+arrows would force UCS-2 and cut a message from 160 characters to 70. A line whose price
+is older than the newest one in the bulletin carries its own date. When the lines do not
+fit one SMS they are split between lines into numbered messages, `(1/2)`, `(2/2)`, each
+one segment where a single line allows it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from db.subscriptions import Subscriber
+from handlers import price
+from handlers.messages import Context
+from handlers.notify import Wording
+from handlers.segments import count, fits
+from prices.bulletins import Line, Text
+from prices.folding import phrase
+from prices.standards import Standard
+
+MAX_PARTS = 9
+
+
+class Renderer(Wording):
+    """Writes bulletin texts, caching what many subscribers share (names, line texts)."""
+
+    def __init__(self, conn: sqlite3.Connection, settings: Mapping[str, Any],
+                 now: datetime) -> None:
+        super().__init__(conn, settings, now)
+        self._lines: dict[tuple[str, int | None, str, str], str] = {}
+
+    def prices(self, subscriber: Subscriber, lines: Sequence[Line]) -> list[Text]:
+        """The price bulletin for one subscriber: one message, or a few numbered ones."""
+        if not lines:
+            return []
+        ctx = self.context(subscriber.language)
+        newest = max(line.quote.date for line in lines)
+        items = [self._line_text(ctx, line, newest) for line in lines]
+        stale = ""
+        if (self.now.date() - newest).days > int(self.settings.get("prices.stale_days", 60)):
+            stale = " " + ctx.t("stale", age=price.age_text(ctx, newest))
+        head = price.day(ctx, newest)
+        whole = f"{ctx.t('bulletin_head', date=head, part='')} {'; '.join(items)}.{stale}"
+        if fits(whole):
+            return [_text(whole)]
+        return [_text(t) for t in _split(ctx, head, items, stale)]
+
+    def _line_text(self, ctx: Context, line: Line, newest: date) -> str:
+        quote = line.quote
+        key = (phrase(quote.commodity), line.market_id, ctx.language,
+               "" if quote.date == newest else quote.date.isoformat())
+        if key not in self._lines:
+            name = price.display_name(line.commodity.items, ctx)
+            text = (f"{name} {quote.market} {quote.currency} {price.money(ctx, quote.price)}"
+                    f"/{price.unit_text(quote.unit)}{_mark(ctx, quote.change)}")
+            if quote.date != newest:
+                text += f" ({quote.date.day} {ctx.t('months').split()[quote.date.month - 1]})"
+            self._lines[key] = text
+        return self._lines[key]
+
+    def standard_notice(self, subscriber: Subscriber, standard: Standard) -> list[Text]:
+        """A short notice that a product's standard changed, pointing to STD."""
+        ctx = self.context(subscriber.language)
+        title = standard.title_in(ctx.language)
+        return [_text(ctx.t("notice_standard", title=title, date=price.day(ctx, standard.effective_date),
+                            keyword=ctx.t("notice_keyword"), name=phrase(standard.title)))]
+
+
+def _mark(ctx: Context, change: float | None) -> str:
+    if change is None:
+        return ""
+    if abs(change) < 0.005:
+        return " ="
+    return f" {'+' if change > 0 else '-'}{price.money(ctx, abs(change))}"
+
+
+def _split(ctx: Context, head: str, items: list[str], stale: str) -> list[str]:
+    """Lines packed into as few one-segment messages as they fit, each numbered."""
+    parts: list[list[str]] = [[]]
+    for item in items:
+        trial = parts[-1] + [item]
+        if parts[-1] and not fits(_part(ctx, head, trial, MAX_PARTS, MAX_PARTS, stale)):
+            parts.append([item])
+        else:
+            parts[-1] = trial
+    total = len(parts)
+    return [_part(ctx, head, chunk, number, total, stale if number == total else "")
+            for number, chunk in enumerate(parts, start=1)]
+
+
+def _part(ctx: Context, head: str, items: list[str], number: int, total: int,
+          stale: str) -> str:
+    label = ctx.t("bulletin_head", date=head, part=f" ({number}/{total})")
+    return f"{label} {'; '.join(items)}.{stale}"
+
+
+def _text(text: str) -> Text:
+    info = count(text)
+    return Text(text, str(info.encoding), info.segments)

@@ -1,0 +1,95 @@
+"""Messages a command sends to other people (leaders, members, a buyer), through the outbox.
+
+A reply goes back to the sender inline; everything else is queued here for the worker,
+in each recipient's own language, skipping anyone who has opted out (the worker checks
+again before sending, and holds group messages during quiet hours).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from db import outbox
+from db.contacts import Contact
+from handlers.messages import Context
+from handlers.segments import count
+
+Render = Callable[[Context], "str | list[str]"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    contact_id: int
+    phone: str
+    language: str | None
+    opted_out: bool = False
+
+
+@dataclass
+class Sent:
+    queued: int = 0
+    opted_out: int = 0
+    segments: int = 0
+
+
+class Wording:
+    """Contexts for writing to people other than the sender: one per language, no contact."""
+
+    def __init__(self, conn: sqlite3.Connection, settings: Mapping[str, Any],
+                 now: datetime) -> None:
+        self.conn, self.settings, self.now = conn, settings, now
+        self.default_language = str(settings.get("app.default_language", "en"))
+        self._contexts: dict[str, Context] = {}
+
+    def context(self, language: str | None) -> Context:
+        """A wording context for a language (the default one for None)."""
+        language = language or self.default_language
+        if language not in self._contexts:
+            self._contexts[language] = Context(self.conn, Contact(0, "", language, False),
+                                               language, self.now, self.settings)
+        return self._contexts[language]
+
+
+class Outbox(Wording):
+    """Queues rendered messages in batches, rendering each language once per text."""
+
+    def __init__(self, conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime,
+                 kind: str) -> None:
+        super().__init__(conn, settings, now)
+        self.kind = kind
+
+    def send(self, recipients: Iterable[Recipient], render: Render) -> Sent:
+        """Queue `render`'s text(s) to each recipient who has not opted out."""
+        done = Sent()
+        rendered: dict[str, list[outbox.Outgoing]] = {}
+        batch: list[outbox.Outgoing] = []
+        for person in recipients:
+            if person.opted_out:
+                done.opted_out += 1
+                continue
+            language = person.language or self.default_language
+            if language not in rendered:
+                texts = render(self.context(language))
+                texts = [texts] if isinstance(texts, str) else texts
+                rendered[language] = [outbox.Outgoing(0, "", t, str(count(t).encoding),
+                                                      count(t).segments) for t in texts]
+            batch.extend(outbox.Outgoing(person.contact_id, person.phone, m.text, m.encoding,
+                                         m.segments) for m in rendered[language])
+            if len(batch) >= 1000:
+                self._flush(batch, done)
+                batch = []
+        self._flush(batch, done)
+        return done
+
+    def _flush(self, batch: list[outbox.Outgoing], done: Sent) -> None:
+        if not batch:
+            return
+        messages, segments = outbox.enqueue_many(
+            self.conn, batch, provider=str(self.settings.get("providers.default", "local")),
+            kind=self.kind, not_before=self.now, now=self.now)
+        done.queued += messages
+        done.segments += segments

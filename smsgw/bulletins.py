@@ -1,0 +1,183 @@
+"""Bulletin runs as the CLI and the scheduler start them, and the schedule itself.
+
+APScheduler 3 runs in the worker process only (`smsgw worker`), never in the web server:
+gunicorn forks several workers, and each would fire every job. Its jobs live in memory,
+so runs missed while the machine was off are found from the run ledger instead: at
+start-up the most recent scheduled time within `bulletins.catch_up_days` is run once if
+the ledger has no completed run for it. However many runs were missed, one is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+import db
+from db import bulletins as ledger
+from db import subscriptions
+from db.timeutil import utcnow
+from handlers.bulletins import Renderer
+from prices import bulletins
+from prices.bulletins import QuoteBook, RunReport
+from smsgw.quiet import not_before
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int], None]
+
+
+def local_today(settings: Mapping[str, Any], now: datetime) -> date:
+    """The date where the service runs (app.timezone)."""
+    return now.astimezone(ZoneInfo(str(settings["app.timezone"]))).date()
+
+
+def price_bulletin(conn: sqlite3.Connection, settings: Mapping[str, Any], *,
+                   day: date | None = None, trigger: str = "cli", dry_run: bool = False,
+                   progress: Progress | None = None, now: datetime | None = None) -> RunReport:
+    """Queue the price bulletin of `day` (default today) for every subscriber, once."""
+    now = now or utcnow()
+    day = day or local_today(settings, now)
+    book = QuoteBook(conn)
+    renderer = Renderer(conn, settings, now)
+    batches = subscriptions.subscribers(conn, batch_size=int(settings["bulletins.batch_size"]))
+    return bulletins.run(
+        conn, run_key=bulletins.price_run_key(day), kind=bulletins.PRICES, trigger=trigger,
+        batches=batches, compose=lambda s: renderer.prices(s, bulletins.lines_for(book, s)),
+        provider=str(settings["providers.default"]), message_kind="bulletin",
+        not_before=not_before(settings, now), now=now, dry_run=dry_run, progress=progress)
+
+
+def standard_notices(conn: sqlite3.Connection, settings: Mapping[str, Any], *,
+                     trigger: str = "cli", dry_run: bool = False,
+                     progress: Progress | None = None,
+                     now: datetime | None = None) -> list[RunReport]:
+    """Tell the followers of each commodity whose standard changed, once per new version."""
+    now = now or utcnow()
+    today = local_today(settings, now)
+    renderer = Renderer(conn, settings, now)
+    reports = []
+    for standard in bulletins.changed_standards(conn, today):
+        key = bulletins.standard_run_key(standard)
+        done = ledger.get(conn, key)
+        if done is not None and done.finished_at is not None:
+            continue
+        phrases = bulletins.followers_of(conn, standard.product, today)
+        batches = subscriptions.subscribers(
+            conn, batch_size=int(settings["bulletins.batch_size"]), commodities=phrases)
+        reports.append(bulletins.run(
+            conn, run_key=key, kind=bulletins.STANDARD, trigger=trigger, batches=batches,
+            compose=lambda s, std=standard: renderer.standard_notice(s, std),
+            provider=str(settings["providers.default"]), message_kind="standard_notice",
+            not_before=not_before(settings, now), now=now, dry_run=dry_run,
+            progress=progress))
+    return reports
+
+
+def cost_text(settings: Mapping[str, Any], segments: int) -> str:
+    """'KES 1,234.00' for so many segments, or a hint that no price is configured."""
+    per = float(settings["bulletins.cost_per_segment"])
+    if per <= 0:
+        return "unknown (set bulletins.cost_per_segment)"
+    return f"{settings['bulletins.cost_currency']} {per * segments:,.2f}"
+
+
+# ---------------------------------------------------------------------- the schedule
+
+
+def trigger_for(settings: Mapping[str, Any], key: str) -> CronTrigger | None:
+    """The cron trigger of a schedule setting, or None when it is empty."""
+    expression = str(settings[key]).strip()
+    if not expression:
+        return None
+    return CronTrigger.from_crontab(expression, timezone=ZoneInfo(str(settings["app.timezone"])))
+
+
+def next_price_bulletin(settings: Mapping[str, Any]) -> Callable[[datetime], datetime | None]:
+    """When the next scheduled price bulletin goes out, as seen from a given time."""
+    trigger = trigger_for(settings, "bulletins.prices_schedule")
+
+    def after(now: datetime) -> datetime | None:
+        return None if trigger is None else trigger.get_next_fire_time(None, now)
+
+    return after
+
+
+def previous_fire(trigger: CronTrigger, now: datetime, lookback: timedelta) -> datetime | None:
+    """The latest time the trigger fired at or before `now`, within `lookback`.
+
+    APScheduler 3 only computes forward, so this walks forward from now - lookback.
+    """
+    found = None
+    moment = trigger.get_next_fire_time(None, now - lookback)
+    while moment is not None and moment <= now:
+        found = moment
+        moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
+    return found
+
+
+def catch_up(settings: Mapping[str, Any], *, now: datetime | None = None) -> list[RunReport]:
+    """Run, once, the latest scheduled price bulletin the ledger shows as not sent, and
+    announce any standard not yet announced."""
+    now = now or utcnow()
+    reports: list[RunReport] = []
+    conn = db.connect(settings["database.path"])
+    try:
+        trigger = trigger_for(settings, "bulletins.prices_schedule")
+        days = int(settings["bulletins.catch_up_days"])
+        missed = previous_fire(trigger, now, timedelta(days=days)) if trigger and days else None
+        if missed is not None:
+            day = local_today(settings, missed)
+            done = ledger.get(conn, bulletins.price_run_key(day))
+            if done is None or done.finished_at is None:
+                log.info("catching up the price bulletin of %s (scheduled %s)", day, missed)
+                reports.append(price_bulletin(conn, settings, day=day, trigger="catch-up",
+                                              now=now))
+        if trigger_for(settings, "bulletins.standards_schedule") is not None:
+            reports.extend(standard_notices(conn, settings, trigger="catch-up", now=now))
+    finally:
+        conn.close()
+    return reports
+
+
+def scheduled_prices(settings: Mapping[str, Any]) -> RunReport:
+    """The scheduler's price job: today's bulletin, on its own connection."""
+    conn = db.connect(settings["database.path"])
+    try:
+        return price_bulletin(conn, settings, trigger="schedule")
+    finally:
+        conn.close()
+
+
+def scheduled_standards(settings: Mapping[str, Any]) -> list[RunReport]:
+    """The scheduler's standards job: announce new versions, on its own connection."""
+    conn = db.connect(settings["database.path"])
+    try:
+        return standard_notices(conn, settings, trigger="schedule")
+    finally:
+        conn.close()
+
+
+def build_scheduler(settings: Mapping[str, Any], *,
+                    scheduler: BackgroundScheduler | None = None) -> BackgroundScheduler:
+    """A scheduler holding the configured jobs and a one-off catch-up (not started)."""
+    zone = ZoneInfo(str(settings["app.timezone"]))
+    scheduler = scheduler or BackgroundScheduler(timezone=zone)
+    # coalesce: runs piled up while the process was busy fire once; max_instances: a slow
+    # run is never overlapped by the next one (the ledger would keep that safe anyway).
+    options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600,
+               "replace_existing": True}
+    prices = trigger_for(settings, "bulletins.prices_schedule")
+    if prices is not None:
+        scheduler.add_job(scheduled_prices, prices, args=[settings], id="prices", **options)
+    standards = trigger_for(settings, "bulletins.standards_schedule")
+    if standards is not None:
+        scheduler.add_job(scheduled_standards, standards, args=[settings], id="standards",
+                          **options)
+    scheduler.add_job(catch_up, args=[settings], id="catch-up", **options)
+    return scheduler
