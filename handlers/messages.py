@@ -49,3 +49,16 @@ class Context:
         from handlers.texts import text
 
         return text(self.language, key, **values)
+
+
+@dataclass(frozen=True, slots=True)
+class UssdRequest:
+    """One hop of a USSD session: `text` is every input so far, joined with `*`."""
+
+    provider: str
+    session_id: str
+    phone: str              # E.164
+    service_code: str
+    network_code: str
+    text: str
+    received_at: datetime

@@ -1,9 +1,13 @@
-"""The router with every command the service offers."""
+"""The router with every command the service offers, and the USSD menu over them."""
 
 from __future__ import annotations
 
 from handlers import basic, price, standards, subscriptions
 from handlers.router import Router
+from handlers.ussd import prices as ussd_prices
+from handlers.ussd import profile as ussd_profile
+from handlers.ussd import standards as ussd_standards
+from handlers.ussd.menu import Menu
 
 
 def build_router() -> Router:
@@ -14,3 +18,12 @@ def build_router() -> Router:
     standards.register(router)
     subscriptions.register(router)
     return router
+
+
+def build_menu() -> Menu:
+    """The USSD menu: every feature's pages and home-menu entries (add yours here)."""
+    menu = Menu()
+    ussd_prices.register(menu)
+    ussd_standards.register(menu)
+    ussd_profile.register(menu)
+    return menu

@@ -29,7 +29,7 @@ _QUERY_ECHO_MAX = 20
 
 def handle(ctx: Context, rest: str) -> list[Reply]:
     """Answer `STD [product]` with a bulletin, the product list, or a question back."""
-    today = _today(ctx)
+    today = today_for(ctx)
     available = standards.products(ctx.conn, today)
     if not available:
         return [Reply(ctx.t("std_none"))]
@@ -47,9 +47,14 @@ def handle(ctx: Context, rest: str) -> list[Reply]:
     return [Reply(_fit(ctx, "std_unknown", available, query=_echo(rest)))]
 
 
-def bulletin(ctx: Context, standard: standards.Standard) -> str:
-    """The bulletin body and its source label, plus a URL when it adds no segment."""
+def bulletin(ctx: Context, standard: standards.Standard, *, url: bool = True) -> str:
+    """The bulletin body and its source label, plus a URL when it adds no segment.
+
+    `url=False` leaves the URL out (a USSD screen cannot open it).
+    """
     text = standard.text(ctx.language) + "\n" + ctx.t("std_source", source=standard.source)
+    if not url:
+        return text
     with_url = f"{text} {standard.source_urls[0]}"
     if count(with_url).segments <= count(text).segments:
         return with_url
@@ -76,7 +81,7 @@ def _echo(text: str) -> str:
     return " ".join(kept.split())[:_QUERY_ECHO_MAX] or "?"
 
 
-def _today(ctx: Context) -> date:
+def today_for(ctx: Context) -> date:
     """Today's date where the service runs (app.timezone), which decides what is in force."""
     zone = ZoneInfo(str(ctx.settings.get("app.timezone", "Africa/Nairobi")))
     return ctx.now.astimezone(zone).date()

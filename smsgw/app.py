@@ -12,14 +12,16 @@ from flask import Flask, current_app, g
 
 import db
 from db.timeutil import utcnow
-from handlers.registry import build_router
+from handlers.registry import build_menu, build_router
 from handlers.router import Router
 from handlers.subscriptions import set_next_bulletin
+from handlers.ussd import Menu
 from prices.catalog import load_aliases
 from smsgw import config as configuration
 from smsgw import logsafe, webhooks
 from smsgw.bulletins import next_price_bulletin
 from smsgw.gateway import Gateway
+from smsgw.ussd_gateway import UssdGateway
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +31,11 @@ class Services:
     config: configuration.Config
     gateway: Gateway
     clock: Callable[[], datetime]
+    ussd: UssdGateway
 
 
 def create_app(config: configuration.Config | None = None, *, router: Router | None = None,
-               clock: Callable[[], datetime] = utcnow) -> Flask:
+               clock: Callable[[], datetime] = utcnow, menu: Menu | None = None) -> Flask:
     """Build the web application for a configuration (the defaults run offline)."""
     config = config or configuration.load()
     app = Flask(__name__)
@@ -43,7 +46,8 @@ def create_app(config: configuration.Config | None = None, *, router: Router | N
     # SUB confirmations name the next bulletin's date; the schedule is known only up here.
     set_next_bulletin(next_price_bulletin(config))
     gateway = Gateway(config, router or build_router(), clock)
-    app.extensions["smsgw"] = Services(config, gateway, clock)
+    ussd = UssdGateway(config, menu or build_menu(), clock)
+    app.extensions["smsgw"] = Services(config, gateway, clock, ussd)
     app.teardown_appcontext(close_connection)
     webhooks.init_app(app)
     return app

@@ -207,6 +207,7 @@ from smsgw import (  # noqa: F401
     cli_bulletins,
     cli_prices,
     cli_standards,
+    cli_ussd,
 )
 
 if __name__ == "__main__":

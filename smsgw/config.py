@@ -99,6 +99,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bulletins.cost_currency", str, "KES", "Currency of bulletins.cost_per_segment"),
     Setting("providers.africastalking.batch_recipients", int, 100,
             "Most recipients of one identical message per Africa's Talking API call"),
+    Setting("ussd.screen_chars", int, 182,
+            "Most GSM-7 characters on one USSD screen: 182 at most; lower it where an operator"
+            " cuts screens shorter"),
+    Setting("ussd.session_timeout_seconds", int, 300,
+            "A USSD session quiet for longer than this is over; a late request gets END"),
+    Setting("ussd.keep_days", int, 30,
+            "USSD sessions and their answers are deleted this many days after their last hop"),
+    Setting("ussd.service_codes", str, "",
+            "USSD codes we answer, comma-separated (e.g. *384*1234#); empty = any; others get 400"),
     Setting("logging.level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
@@ -236,6 +245,11 @@ def validate(config: Config) -> None:
         if config[key] < 1:
             raise ConfigError(f"{key} must be at least 1")
     _validate_bulletins(config)
+    if not 60 <= config["ussd.screen_chars"] <= 182:
+        raise ConfigError("ussd.screen_chars must be between 60 and 182")
+    for key in ("ussd.session_timeout_seconds", "ussd.keep_days"):
+        if config[key] < 1:
+            raise ConfigError(f"{key} must be at least 1")
     for provider, keys in _REQUIRED_WHEN_ENABLED.items():
         if not config.provider_enabled(provider):
             continue

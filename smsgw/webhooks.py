@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from db import contacts, outbox, schema_version, transaction
 from smsgw import app as application
-from smsgw import at_sms, local_sms, twilio_sms
+from smsgw import at_sms, at_ussd, local_sms, twilio_sms
 from smsgw.errors import MalformedRequest
 from smsgw.gateway import Delivery
 from smsgw.phone import InvalidNumber, mask, to_e164
@@ -126,6 +126,32 @@ def at_delivery() -> Response:
     _apply_report(at_sms.PROVIDER, report.provider_message_id, report.status,
                   report.provider_status, report.failure_reason, report.opted_out,
                   report.recipient)
+    return Response("OK", content_type="text/plain")
+
+
+@bp.post("/webhooks/africastalking/ussd")
+def at_ussd_hop() -> Response:
+    """One hop of an AT USSD session, answered with `CON ...` or `END ...` as text/plain."""
+    _require_provider(at_ussd.PROVIDER)
+    _verify_at_token()
+    services = application.services()
+    hop = at_ussd.parse_session(
+        request.form, region=_region(), now=services.clock(),
+        allowed_codes=at_ussd.service_codes(services.config["ussd.service_codes"]))
+    answer = services.ussd.answer(application.connection(), hop, reply_provider=at_ussd.PROVIDER)
+    return Response(at_ussd.render(answer.text, end=answer.end),
+                    content_type="text/plain; charset=utf-8")
+
+
+@bp.post("/webhooks/africastalking/ussd/events")
+def at_ussd_end() -> Response:
+    """AT's session-end notification: recorded, acknowledged with 200."""
+    _require_provider(at_ussd.PROVIDER)
+    _verify_at_token()
+    end = at_ussd.parse_end(request.form, region=_region())
+    if end.status not in at_ussd.END_STATUSES:
+        log.warning("USSD session end with unknown status %r kept as sent", end.status)
+    application.services().ussd.record_end(application.connection(), end)
     return Response("OK", content_type="text/plain")
 
 
