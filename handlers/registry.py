@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from handlers import basic, price, standards, subscriptions
+from handlers import basic, groups, orders, price, standards, subscriptions
 from handlers.router import Router
+from handlers.ussd import alerts as ussd_alerts
+from handlers.ussd import orders as ussd_orders
 from handlers.ussd import prices as ussd_prices
 from handlers.ussd import profile as ussd_profile
 from handlers.ussd import standards as ussd_standards
@@ -17,6 +19,8 @@ def build_router() -> Router:
     price.register(router)
     standards.register(router)
     subscriptions.register(router)
+    groups.register(router)
+    orders.register(router)
     return router
 
 
@@ -26,4 +30,6 @@ def build_menu() -> Menu:
     ussd_prices.register(menu)
     ussd_standards.register(menu)
     ussd_profile.register(menu)
+    ussd_alerts.register(menu)
+    ussd_orders.register(menu)
     return menu

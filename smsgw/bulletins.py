@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 import db
 from db import bulletins as ledger
@@ -163,6 +164,24 @@ def scheduled_standards(settings: Mapping[str, Any]) -> list[RunReport]:
         conn.close()
 
 
+def order_tick(settings: Mapping[str, Any], *, now: datetime | None = None) -> tuple[int, int]:
+    """Batched order updates to buyers and leaders, and expiry of orders past their date:
+    (orders updated, orders expired)."""
+    from handlers import orders
+
+    now = now or utcnow()
+    conn = db.connect(settings["database.path"])
+    try:
+        with db.transaction(conn):
+            expired = orders.expire_due(conn, settings, now)
+            updated = orders.send_updates(conn, settings, now)
+    finally:
+        conn.close()
+    if updated or expired:
+        log.info("orders: %d updated, %d expired", updated, expired)
+    return updated, expired
+
+
 def build_scheduler(settings: Mapping[str, Any], *,
                     scheduler: BackgroundScheduler | None = None) -> BackgroundScheduler:
     """A scheduler holding the configured jobs and a one-off catch-up (not started)."""
@@ -179,5 +198,8 @@ def build_scheduler(settings: Mapping[str, Any], *,
     if standards is not None:
         scheduler.add_job(scheduled_standards, standards, args=[settings], id="standards",
                           **options)
+    scheduler.add_job(order_tick, IntervalTrigger(minutes=int(settings["orders.update_minutes"]),
+                                                  timezone=zone),
+                      args=[settings], id="orders", **options)
     scheduler.add_job(catch_up, args=[settings], id="catch-up", **options)
     return scheduler

@@ -205,6 +205,7 @@ def import_aliases(config: configuration.Config, file: str) -> None:
 # Command modules register themselves on the groups above when imported.
 from smsgw import (  # noqa: F401
     cli_bulletins,
+    cli_groups,
     cli_prices,
     cli_standards,
     cli_ussd,

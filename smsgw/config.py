@@ -108,6 +108,15 @@ SETTINGS: tuple[Setting, ...] = (
             "USSD sessions and their answers are deleted this many days after their last hop"),
     Setting("ussd.service_codes", str, "",
             "USSD codes we answer, comma-separated (e.g. *384*1234#); empty = any; others get 400"),
+    Setting("orders.currency", str, "KES", "Currency of an order's @price when none is written"),
+    Setting("orders.default_days", int, 14, "An order without BY closes this many days later"),
+    Setting("orders.relay_radius_km", float, 150.0,
+            "Groups whose market is within this distance of the order's place get it"),
+    Setting("orders.update_minutes", int, 30,
+            "How often buyers and leaders hear how offers stand (batched, not per offer)"),
+    Setting("orders.broadcast_confirm_above", int, 50,
+            "A leader's BCAST to more members than this waits for YES"),
+    Setting("orders.broadcast_confirm_minutes", int, 10, "How long the YES may take"),
     Setting("logging.level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
@@ -241,7 +250,8 @@ def validate(config: Config) -> None:
                 "worker.max_attempts", "providers.twilio.max_per_second",
                 "providers.africastalking.max_per_second", "limits.sender_messages",
                 "bulletins.batch_size", "bulletins.max_subscriptions",
-                "providers.africastalking.batch_recipients"):
+                "providers.africastalking.batch_recipients", "orders.default_days",
+                "orders.update_minutes", "orders.broadcast_confirm_minutes"):
         if config[key] < 1:
             raise ConfigError(f"{key} must be at least 1")
     _validate_bulletins(config)

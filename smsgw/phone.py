@@ -1,42 +1,5 @@
-"""Phone numbers to E.164 with phonenumbers (libphonenumber), as the reference recommends."""
+"""Phone numbers for the adapters: the functions live in handlers.phone (used by commands too)."""
 
-from __future__ import annotations
+from handlers.phone import InvalidNumber, display_phone, mask, parse_phone, to_e164
 
-import re
-
-import phonenumbers
-
-_NOISE = re.compile(r"[^\d+]")
-_LETTERS = re.compile(r"[^\W\d_]")
-
-
-class InvalidNumber(ValueError):
-    """Not a phone number we can send to."""
-
-
-def to_e164(raw: str, region: str) -> str:
-    """Normalise a number as people and providers write it ('0712 345678') to '+254712345678'."""
-    if _LETTERS.search(raw or ""):
-        # A channel address such as "whatsapp:+2547..." is not a number we can text.
-        raise InvalidNumber(f"not a phone number: {raw!r}")
-    cleaned = _NOISE.sub("", raw or "")
-    if cleaned.startswith("00") and not cleaned.startswith("000"):
-        # Kenya's international prefix is 000, so libphonenumber keeps a leading 00 as
-        # national digits; people still write 00254..., which means +254...
-        cleaned = "+" + cleaned[2:]
-    try:
-        number = phonenumbers.parse(cleaned, region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidNumber(f"not a phone number: {raw!r}") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidNumber(f"not a valid phone number: {raw!r}")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def mask(number: str) -> str:
-    """Hide the middle digits of a number for logs: '+254712345678' -> '+2547*****678'."""
-    digits = len(number)
-    if digits <= 6:
-        return "*" * digits
-    keep_start, keep_end = min(5, digits // 3), 3
-    return number[:keep_start] + "*" * (digits - keep_start - keep_end) + number[-keep_end:]
+__all__ = ["InvalidNumber", "display_phone", "mask", "parse_phone", "to_e164"]

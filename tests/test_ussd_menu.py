@@ -356,5 +356,6 @@ def test_every_screen_of_the_menu_tree_fits_and_is_gsm7(kenya_db, tmp_path, lang
     conn.execute("ROLLBACK")
     conn.close()
     assert pages == {"home", "price.commodity", "price.market", "price.answer", "std.product",
-                     "std.show", "reg.market", "reg.confirm", "lang.choose"}
+                     "std.show", "reg.market", "reg.confirm", "lang.choose", "alerts.home",
+                     "alerts.product", "alerts.market", "alerts.confirm"}
     assert len(seen) > 1000 and screens > 2000   # every product at every market was shown

@@ -1,0 +1,254 @@
+"""Buyer orders, the groups they were relayed to, and members' pledges with their totals."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from db.timeutil import iso
+
+# Short order ids people can type on a keypad and read back without confusion: no 0/O,
+# 1/I/L, 5/S, 2/Z, 8/B. Four characters give 24^4 = 331,776 ids.
+CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY3467"
+CODE_LENGTH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: int
+    code: str
+    buyer_id: int
+    product: str
+    quantity: float
+    unit: str
+    grade: str | None
+    price: float | None
+    currency: str | None
+    deliver_by: date
+    place: str | None
+    market_id: int | None
+    status: str
+    filled_at: str | None
+    notified_total: float
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    order_id: int
+    group_id: int
+    forwarded_at: str | None
+    notified_total: float
+
+
+@dataclass(frozen=True, slots=True)
+class Pledge:
+    contact_id: int
+    phone: str
+    group_id: int
+    quantity: float
+
+
+def _order(row: sqlite3.Row) -> Order:
+    return Order(row["id"], row["code"], row["buyer_id"], row["product"], row["quantity"],
+                 row["unit"], row["grade"], row["price"], row["currency"],
+                 date.fromisoformat(row["deliver_by"]), row["place"], row["market_id"],
+                 row["status"], row["filled_at"], row["notified_total"])
+
+
+def new_code(conn: sqlite3.Connection) -> str:
+    """A fresh short order id."""
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if conn.execute("SELECT 1 FROM orders WHERE code = ?", (code,)).fetchone() is None:
+            return code
+
+
+def create(conn: sqlite3.Connection, *, buyer_id: int, product: str, quantity: float, unit: str,
+           grade: str | None, price: float | None, currency: str | None, deliver_by: date,
+           place: str | None, market_id: int | None, now: datetime) -> Order:
+    """Store a new open order with a fresh code."""
+    cursor = conn.execute(
+        "INSERT INTO orders (code, buyer_id, product, quantity, unit, grade, price, currency,"
+        " deliver_by, place, market_id, status, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)",
+        (new_code(conn), buyer_id, product, quantity, unit, grade, price, currency,
+         deliver_by.isoformat(), place, market_id, iso(now)))
+    found = by_id(conn, int(cursor.lastrowid or 0))
+    assert found is not None
+    return found
+
+
+def by_code(conn: sqlite3.Connection, code: str) -> Order | None:
+    """An order by its short id."""
+    row = conn.execute("SELECT * FROM orders WHERE code = ?", (code,)).fetchone()
+    return _order(row) if row else None
+
+
+def by_id(conn: sqlite3.Connection, order_id: int) -> Order | None:
+    """An order by its row id."""
+    row = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
+    return _order(row) if row else None
+
+
+def listed(conn: sqlite3.Connection, *, status: str | None = None, limit: int = 50) -> list[Order]:
+    """Orders, newest first."""
+    where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+    rows = conn.execute(f"SELECT * FROM orders {where} ORDER BY id DESC LIMIT ?", (*args, limit))
+    return [_order(row) for row in rows]
+
+
+def open_for_groups(conn: sqlite3.Connection, group_ids: Sequence[int]) -> list[Order]:
+    """Open orders relayed to any of these groups, newest first."""
+    if not group_ids:
+        return []
+    marks = ",".join("?" * len(group_ids))
+    rows = conn.execute(
+        f"SELECT * FROM orders WHERE status = 'open' AND id IN (SELECT order_id FROM"
+        f" order_relays WHERE group_id IN ({marks})) ORDER BY id DESC", tuple(group_ids))
+    return [_order(row) for row in rows]
+
+
+def due_to_expire(conn: sqlite3.Connection, today: date) -> list[Order]:
+    """Open orders whose delivery date has passed."""
+    rows = conn.execute("SELECT * FROM orders WHERE status = 'open' AND deliver_by < ?",
+                        (today.isoformat(),))
+    return [_order(row) for row in rows]
+
+
+def finish(conn: sqlite3.Connection, order_id: int, status: str, now: datetime) -> bool:
+    """Close or expire an open order; False if it was no longer open."""
+    return conn.execute("UPDATE orders SET status = ?, closed_at = ? WHERE id = ? AND"
+                        " status = 'open'", (status, iso(now), order_id)).rowcount > 0
+
+
+def mark_filled(conn: sqlite3.Connection, order_id: int, now: datetime) -> bool:
+    """Note the first time pledges reach the quantity; True only that first time."""
+    return conn.execute("UPDATE orders SET filled_at = ? WHERE id = ? AND filled_at IS NULL",
+                        (iso(now), order_id)).rowcount > 0
+
+
+def set_notified(conn: sqlite3.Connection, order_id: int, total: float,
+                 group_totals: dict[int, float]) -> None:
+    """Remember the totals the buyer and each group's leaders were last told."""
+    conn.execute("UPDATE orders SET notified_total = ? WHERE id = ?", (total, order_id))
+    conn.executemany("UPDATE order_relays SET notified_total = ? WHERE order_id = ? AND"
+                     " group_id = ?", [(t, order_id, g) for g, t in group_totals.items()])
+
+
+# ------------------------------------------------------------------------------ relays
+
+
+def relay(conn: sqlite3.Connection, order_id: int, group_id: int, now: datetime) -> bool:
+    """Record that an order went to a group; False if it already had."""
+    return conn.execute("INSERT INTO order_relays (order_id, group_id, relayed_at) VALUES"
+                        " (?, ?, ?) ON CONFLICT DO NOTHING",
+                        (order_id, group_id, iso(now))).rowcount > 0
+
+
+def relays(conn: sqlite3.Connection, order_id: int) -> list[Relay]:
+    """The groups an order went to."""
+    rows = conn.execute("SELECT order_id, group_id, forwarded_at, notified_total FROM"
+                        " order_relays WHERE order_id = ? ORDER BY group_id", (order_id,))
+    return [Relay(*row) for row in rows]
+
+
+def relayed_to(conn: sqlite3.Connection, order_id: int, group_id: int) -> Relay | None:
+    """The relay of an order to one group, if there was one."""
+    row = conn.execute("SELECT order_id, group_id, forwarded_at, notified_total FROM"
+                       " order_relays WHERE order_id = ? AND group_id = ?",
+                       (order_id, group_id)).fetchone()
+    return Relay(*row) if row else None
+
+
+def mark_forwarded(conn: sqlite3.Connection, order_id: int, group_id: int, by: int | None,
+                   now: datetime) -> bool:
+    """The group's members were sent the order; False if they already had been."""
+    return conn.execute("UPDATE order_relays SET forwarded_at = ?, forwarded_by = ? WHERE"
+                        " order_id = ? AND group_id = ? AND forwarded_at IS NULL",
+                        (iso(now), by, order_id, group_id)).rowcount > 0
+
+
+# ------------------------------------------------------------------------------ pledges
+
+
+def pledge(conn: sqlite3.Connection, order_id: int, contact_id: int, group_id: int,
+           quantity: float, now: datetime) -> float | None:
+    """Set a member's offer (0 withdraws); return the previous quantity, None if new.
+
+    The order's and the group's totals move by the difference, in the caller's
+    transaction, so they always equal the sum of the pledges without summing them.
+    """
+    before = conn.execute("SELECT quantity, group_id FROM pledges WHERE order_id = ? AND"
+                          " contact_id = ?", (order_id, contact_id)).fetchone()
+    if before is not None:
+        group_id = before[1]     # an offer stays with the group it was first made through
+    conn.execute(
+        "INSERT INTO pledges (order_id, contact_id, group_id, quantity, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id, contact_id) DO UPDATE SET"
+        " quantity = excluded.quantity, updated_at = excluded.updated_at",
+        (order_id, contact_id, group_id, quantity, iso(now), iso(now)))
+    delta = quantity - (before[0] if before else 0.0)
+    if delta:
+        conn.execute("UPDATE orders SET pledged = pledged + ? WHERE id = ?", (delta, order_id))
+        conn.execute("UPDATE order_relays SET pledged = pledged + ? WHERE order_id = ? AND"
+                     " group_id = ?", (delta, order_id, group_id))
+    return None if before is None else float(before[0])
+
+
+def total(conn: sqlite3.Connection, order_id: int) -> float:
+    """Everything pledged to an order."""
+    row = conn.execute("SELECT pledged FROM orders WHERE id = ?", (order_id,)).fetchone()
+    return float(row[0]) if row else 0.0
+
+
+def group_totals(conn: sqlite3.Connection, order_id: int) -> dict[int, float]:
+    """Pledged per group (every relayed group, 0 when none)."""
+    return {row[0]: float(row[1]) for row in conn.execute(
+        "SELECT group_id, pledged FROM order_relays WHERE order_id = ? ORDER BY group_id",
+        (order_id,))}
+
+
+def group_total(conn: sqlite3.Connection, order_id: int, group_id: int) -> float:
+    """Pledged through one group."""
+    row = conn.execute("SELECT pledged FROM order_relays WHERE order_id = ? AND group_id = ?",
+                       (order_id, group_id)).fetchone()
+    return float(row[0]) if row else 0.0
+
+
+def offer_of(conn: sqlite3.Connection, order_id: int, contact_id: int) -> float:
+    """A member's current offer to an order (0 when none)."""
+    row = conn.execute("SELECT quantity FROM pledges WHERE order_id = ? AND contact_id = ?",
+                       (order_id, contact_id)).fetchone()
+    return float(row[0]) if row else 0.0
+
+
+def pledges(conn: sqlite3.Connection, order_id: int, group_id: int | None = None) -> list[Pledge]:
+    """Current non-zero pledges, largest first (of one group, or all)."""
+    extra, args = (" AND p.group_id = ?", (group_id,)) if group_id is not None else ("", ())
+    rows = conn.execute(
+        f"SELECT p.contact_id, c.phone, p.group_id, p.quantity FROM pledges p JOIN contacts c"
+        f" ON c.id = p.contact_id WHERE p.order_id = ? AND p.quantity > 0{extra}"
+        f" ORDER BY p.quantity DESC, c.phone", (order_id, *args))
+    return [Pledge(*row) for row in rows]
+
+
+def changed_since_notice(conn: sqlite3.Connection) -> list[Order]:
+    """Open orders whose totals moved since the buyer or a group's leaders were last told."""
+    rows = conn.execute(
+        "SELECT * FROM orders o WHERE o.status = 'open' AND (o.notified_total != o.pledged"
+        " OR EXISTS (SELECT 1 FROM order_relays r WHERE r.order_id = o.id AND"
+        " r.notified_total != r.pledged)) ORDER BY o.id")
+    return [_order(row) for row in rows]
+
+
+def recount(conn: sqlite3.Connection, order_id: int) -> tuple[float, dict[int, float]]:
+    """The totals summed from the pledges themselves (to check the kept ones)."""
+    total_sum = conn.execute("SELECT COALESCE(SUM(quantity), 0) FROM pledges WHERE"
+                             " order_id = ?", (order_id,)).fetchone()[0]
+    per_group = {row[0]: float(row[1]) for row in conn.execute(
+        "SELECT group_id, SUM(quantity) FROM pledges WHERE order_id = ? GROUP BY group_id",
+        (order_id,))}
+    return float(total_sum), per_group

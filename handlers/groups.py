@@ -1,0 +1,173 @@
+"""JOIN, LEAVE, APPROVE and BCAST: producer groups by SMS.
+
+`JOIN KIMA` makes the sender a member of group KIMA, or, where the group requires it,
+asks its leaders, who answer `APPROVE KIMA 0712345678`. `LEAVE KIMA` leaves. A leader's
+`BCAST <text>` goes to every member who has not opted out; above
+`orders.broadcast_confirm_above` members the leader must first answer YES (NDIYO, OUI)
+within `orders.broadcast_confirm_minutes`, after seeing how many SMS it will cost.
+Keywords: JIUNGE / TOKA / KUBALI / TANGAZA (sw), REJOINDRE / QUITTER / APPROUVER /
+DIFFUSER (fr).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from db import contacts
+from db import groups as groups_db
+from db.groups import Group
+from handlers import basic
+from handlers.messages import Context, Reply
+from handlers.notify import Outbox, Recipient
+from handlers.phone import display_phone, parse_phone
+from handlers.router import Command, Router
+from handlers.segments import count
+from prices.folding import fold
+
+JOIN_WORDS = {"en": frozenset({"JOIN"}), "sw": frozenset({"JIUNGE"}),
+              "fr": frozenset({"REJOINDRE", "ADHERER"})}
+LEAVE_WORDS = {"en": frozenset({"LEAVE"}), "sw": frozenset({"TOKA"}),
+               "fr": frozenset({"QUITTER"})}
+APPROVE_WORDS = {"en": frozenset({"APPROVE", "ACCEPT"}), "sw": frozenset({"KUBALI"}),
+                 "fr": frozenset({"APPROUVER"})}
+BCAST_WORDS = {"en": frozenset({"BCAST", "BROADCAST"}), "sw": frozenset({"TANGAZA"}),
+               "fr": frozenset({"DIFFUSER"})}
+
+
+def code_of(word: str) -> str:
+    """A group code as stored: folded, letters and digits only."""
+    return "".join(ch for ch in fold(word) if ch.isascii() and ch.isalnum())[:12]
+
+
+def _leaders(ctx: Context, group: Group) -> list[Recipient]:
+    return [Recipient(m.contact_id, m.phone, m.language, m.opted_out)
+            for m in groups_db.members(ctx.conn, group.id, role="leader")]
+
+
+def join(ctx: Context, rest: str) -> list[Reply]:
+    """JOIN <code>."""
+    code = code_of(rest.split()[0]) if rest.split() else ""
+    if not code:
+        return [Reply(ctx.t("join_usage"))]
+    group = groups_db.by_code(ctx.conn, code)
+    if group is None:
+        return [Reply(ctx.t("join_unknown", code=code))]
+    current = groups_db.membership(ctx.conn, group.id, ctx.contact.id)
+    if current is not None and current[1] == "active":
+        return [Reply(ctx.t("join_already", group=group.name, code=group.code))]
+    if group.approval and current is None:
+        groups_db.set_member(ctx.conn, group.id, ctx.contact.id, status="pending",
+                             actor_id=ctx.contact.id)
+        phone = display_phone(ctx.contact.phone, ctx.settings)
+        Outbox(ctx.conn, ctx.settings, ctx.now, "group").send(
+            _leaders(ctx, group),
+            lambda c: c.t("join_leader_request", phone=phone, code=group.code))
+    if group.approval:
+        return [Reply(ctx.t("join_pending", group=group.name, code=group.code))]
+    groups_db.set_member(ctx.conn, group.id, ctx.contact.id, actor_id=ctx.contact.id)
+    return [Reply(ctx.t("join_done", group=group.name, code=group.code))]
+
+
+def leave(ctx: Context, rest: str) -> list[Reply]:
+    """LEAVE <code>."""
+    code = code_of(rest.split()[0]) if rest.split() else ""
+    if not code:
+        return [Reply(ctx.t("leave_usage"))]
+    group = groups_db.by_code(ctx.conn, code)
+    if group is None or not groups_db.remove_member(ctx.conn, group.id, ctx.contact.id,
+                                                     actor_id=ctx.contact.id):
+        return [Reply(ctx.t("leave_not_member", code=code))]
+    return [Reply(ctx.t("leave_done", group=group.name, code=group.code))]
+
+
+def approve(ctx: Context, rest: str) -> list[Reply]:
+    """APPROVE <code> <phone>: a leader lets a pending member in."""
+    words = rest.split()
+    if len(words) < 2:
+        return [Reply(ctx.t("approve_usage"))]
+    group = groups_db.by_code(ctx.conn, code_of(words[0]))
+    if group is None or groups_db.membership(ctx.conn, group.id, ctx.contact.id) != \
+            ("leader", "active"):
+        return [Reply(ctx.t("not_leader"))]
+    phone = parse_phone(" ".join(words[1:]), ctx.settings)
+    person = contacts.find(ctx.conn, phone) if phone else None
+    shown = phone and display_phone(phone, ctx.settings) or words[1][:16]
+    if person is None or groups_db.membership(ctx.conn, group.id, person.id) != \
+            ("member", "pending"):
+        return [Reply(ctx.t("approve_nothing", phone=shown, code=group.code))]
+    groups_db.set_member(ctx.conn, group.id, person.id, actor_id=ctx.contact.id)
+    Outbox(ctx.conn, ctx.settings, ctx.now, "group").send(
+        [Recipient(person.id, person.phone, person.language, person.opted_out)],
+        lambda c: c.t("approved", group=group.name, code=group.code))
+    return [Reply(ctx.t("approve_done", phone=shown, code=group.code))]
+
+
+def broadcast(ctx: Context, rest: str) -> list[Reply]:
+    """BCAST [<code>] <text>: a leader's message to the group's members."""
+    led = groups_db.groups_of(ctx.conn, ctx.contact.id, role="leader")
+    if not led:
+        return [Reply(ctx.t("not_leader"))]
+    text = rest.strip()
+    group = led[0]
+    if len(led) > 1:
+        first, _, after = text.partition(" ")
+        chosen = next((g for g in led if g.code == code_of(first)), None)
+        if chosen is None:
+            return [Reply(ctx.t("bcast_which", codes=", ".join(g.code for g in led),
+                                code=led[0].code))]
+        group, text = chosen, after.strip()
+    if not text:
+        return [Reply(ctx.t("bcast_usage"))]
+    message = f"{group.code}: {text}"
+    reachable = groups_db.count_members(ctx.conn, group.id, reachable=True,
+                                        excluding=ctx.contact.id)
+    if reachable == 0:
+        return [Reply(ctx.t("bcast_none", code=group.code))]
+    segments = count(message).segments
+    if reachable > int(ctx.settings.get("orders.broadcast_confirm_above", 50)):
+        minutes = int(ctx.settings.get("orders.broadcast_confirm_minutes", 10))
+        groups_db.propose_broadcast(ctx.conn, group_id=group.id, leader_id=ctx.contact.id,
+                                    text=message, members=reachable, segments=segments,
+                                    now=ctx.now, expires=ctx.now + timedelta(minutes=minutes))
+        return [Reply(ctx.t("bcast_confirm", members=_count(ctx, reachable), segments=segments,
+                            total=_count(ctx, reachable * segments), minutes=minutes))]
+    sent = _send_broadcast(ctx, group, message)
+    return [Reply(ctx.t("bcast_sent", members=_count(ctx, sent), code=group.code))]
+
+
+def _count(ctx: Context, n: int) -> str:
+    """10000 -> '10,000' (the reader's thousands separator)."""
+    return f"{n:,}".replace(",", ctx.t("thousands_sep"))
+
+
+def _send_broadcast(ctx: Context, group: Group, message: str) -> int:
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, "broadcast")
+    recipients = (Recipient(m.contact_id, m.phone, m.language, m.opted_out)
+                  for batch in groups_db.member_batches(ctx.conn, group.id) for m in batch
+                  if m.contact_id != ctx.contact.id)
+    done = out.send(recipients, lambda c: message)
+    groups_db.audit(ctx.conn, "broadcast", actor_id=ctx.contact.id, group_id=group.id,
+                    now=ctx.now, members=done.queued, segments=done.segments, text=message)
+    return done.queued
+
+
+def confirm_broadcast(ctx: Context) -> list[Reply] | None:
+    """YES from a leader with a broadcast waiting: send it. None when nothing waits."""
+    pending = groups_db.pending_broadcast(ctx.conn, ctx.contact.id, ctx.now)
+    if pending is None:
+        return None
+    group = groups_db.by_id(ctx.conn, pending.group_id)
+    if groups_db.membership(ctx.conn, group.id, ctx.contact.id) != ("leader", "active"):
+        return None
+    sent = _send_broadcast(ctx, group, pending.text)
+    groups_db.mark_broadcast_sent(ctx.conn, pending.id, ctx.now)
+    return [Reply(ctx.t("bcast_sent", members=_count(ctx, sent), code=group.code))]
+
+
+def register(router: Router) -> None:
+    """Add JOIN, LEAVE, APPROVE and BCAST; YES confirms a waiting broadcast."""
+    router.register(Command("join", JOIN_WORDS, join))
+    router.register(Command("leave", LEAVE_WORDS, leave))
+    router.register(Command("approve", APPROVE_WORDS, approve))
+    router.register(Command("bcast", BCAST_WORDS, broadcast))
+    basic.on_yes(confirm_broadcast)

@@ -1,0 +1,430 @@
+"""Buyer orders: ORDER, FWD, OFFER and CLOSE, and the updates and summaries around them.
+
+1. A registered buyer posts `ORDER 200 BAGS MAIZE GRADE1 @3400 BY 2026-12-20 AT NAKURU`
+   (grammar in handlers.order_grammar). The order gets a short id (K7Q3) and is relayed
+   to the leaders of the groups that offer the product in or near the place.
+2. A leader sends `FWD K7Q3` and the group's members get it (or at once, for groups set
+   to forward automatically).
+3. Members answer `OFFER K7Q3 20`; a new OFFER replaces their offer and `OFFER K7Q3 0`
+   withdraws it, until the order closes. An offer is a value, not an increment, so the
+   same SMS twice can never count twice.
+4. Buyer and leaders hear of progress in batches (`send_updates`, run by the worker every
+   `orders.update_minutes`), not once per offer; when the quantity is reached both hear at
+   once.
+5. `CLOSE K7Q3` by the buyer, or the delivery date passing (`expire_due`), ends the order:
+   the buyer gets the totals per group with the leaders' numbers, each leader who pledged
+   what in their group, each member their own offer.
+Keywords: AGIZO / SAMBAZA / AHADI / FUNGA (sw), COMMANDE / TRANSFERER / OFFRE / FERMER (fr).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from db import contacts
+from db import groups as groups_db
+from db import orders as orders_db
+from db.groups import Group
+from db.orders import Order
+from handlers import price
+from handlers.messages import Context, Reply
+from handlers.notify import Outbox, Recipient
+from handlers.order_grammar import GrammarError, OrderRequest, number, parse
+from handlers.phone import display_phone
+from handlers.router import Command, Router
+from handlers.segments import fits
+from prices.catalog import MatchKind, catalog_for
+from prices.folding import fold, phrase
+from prices.producers import canonical_product, groups_for, singular
+
+ORDER_WORDS = {"en": frozenset({"ORDER"}), "sw": frozenset({"AGIZO"}),
+               "fr": frozenset({"COMMANDE"})}
+FWD_WORDS = {"en": frozenset({"FWD", "FORWARD"}), "sw": frozenset({"SAMBAZA"}),
+             "fr": frozenset({"TRANSFERER"})}
+OFFER_WORDS = {"en": frozenset({"OFFER", "PLEDGE"}), "sw": frozenset({"AHADI"}),
+               "fr": frozenset({"OFFRE"})}
+CLOSE_WORDS = {"en": frozenset({"CLOSE"}), "sw": frozenset({"FUNGA"}),
+               "fr": frozenset({"FERMER"})}
+MAX_PARTS = 9
+
+
+# ---------------------------------------------------------------------------- wording
+
+
+def quantity(ctx: Context, amount: float) -> str:
+    """200 -> '200', 1500 -> '1,500', 2.5 -> '2.5'."""
+    text = f"{amount:,.0f}" if float(amount).is_integer() else f"{amount:,.1f}"
+    return text.replace(",", ctx.t("thousands_sep"))
+
+
+def product_name(ctx: Context, product: str) -> str:
+    """MAIZE -> 'maize' ('mahindi' for a Swahili reader); BASKET -> 'basket'."""
+    match = catalog_for(ctx.conn).commodities.match(product)
+    if match.kind is MatchKind.EXACT and match.items:
+        return price.display_name(match.items, ctx).lower()
+    return product.lower()
+
+
+def summary(ctx: Context, order: Order) -> str:
+    """'200 bags maize grade 1 @KES 3,400, by 20 Dec 2026 at Nakuru'."""
+    name = product_name(ctx, order.product)
+    what = f"{quantity(ctx, order.quantity)} {order.unit}"
+    if singular(phrase(order.unit)) != order.product:
+        what += f" {name}"
+    if order.grade:
+        what += f" {ctx.t('order_grade', grade=order.grade.lower())}"
+    if order.price is not None:
+        what += f" @{order.currency or ''} {price.money(ctx, order.price)}".replace("@ ", "@")
+    what += ", " + ctx.t("order_by", date=price.day(ctx, order.deliver_by))
+    if order.place:
+        what += " " + ctx.t("order_at", place=order.place.title())
+    return what
+
+
+def pack(ctx: Context, head: Callable[[str], str], items: list[str]) -> list[str]:
+    """A head and a list as few one-segment SMS as possible, split between items and
+    numbered (1/2) when there are several."""
+    whole = head("") + "; ".join(items) + "."
+    if fits(whole) or not items:
+        return [whole]
+    parts: list[list[str]] = [[]]
+    for item in items:
+        trial = parts[-1] + [item]
+        if parts[-1] and not fits(head(f"({MAX_PARTS}/{MAX_PARTS}) ") + "; ".join(trial) + "."):
+            parts.append([item])
+        else:
+            parts[-1] = trial
+    total = len(parts)
+    return [head(f"({n}/{total}) ") + "; ".join(chunk) + "."
+            for n, chunk in enumerate(parts, start=1)]
+
+
+def _buyer_name(ctx: Context, order: Order) -> str:
+    name = groups_db.role_name(ctx.conn, order.buyer_id, "buyer")
+    return name or ctx.t("order_a_buyer")
+
+
+def _recipient(conn: sqlite3.Connection, contact_id: int) -> Recipient | None:
+    person = contacts.by_id(conn, contact_id)
+    return Recipient(person.id, person.phone, person.language, person.opted_out) \
+        if person else None
+
+
+def _leaders(conn: sqlite3.Connection, group_id: int) -> list[Recipient]:
+    return [Recipient(m.contact_id, m.phone, m.language, m.opted_out)
+            for m in groups_db.members(conn, group_id, role="leader")]
+
+
+def _today(settings: Mapping[str, Any], now: datetime) -> date:
+    return now.astimezone(ZoneInfo(str(settings.get("app.timezone", "Africa/Nairobi")))).date()
+
+
+# ---------------------------------------------------------------------------- ORDER
+
+
+def post(ctx: Context, rest: str) -> list[Reply]:
+    """ORDER ...: only registered buyers."""
+    if groups_db.role_name(ctx.conn, ctx.contact.id, "buyer") is None:
+        return [Reply(ctx.t("not_buyer"))]
+    try:
+        order = create(ctx, rest)
+    except GrammarError as error:
+        return [Reply(ctx.t(error.key, **error.values))]
+    reached = relay(ctx, order)
+    if not reached:
+        return [Reply(ctx.t("order_posted_none", code=order.code, summary=summary(ctx, order)))]
+    return [Reply(_fitted(ctx, "order_posted", code=order.code, summary=summary(ctx, order),
+                          groups=str(reached)))]
+
+
+def _fitted(ctx: Context, key: str, **values: str) -> str:
+    text = ctx.t(key, **values)
+    return text if fits(text) else ctx.t(key + "_short", **values)
+
+
+def create(ctx: Context, text: str) -> Order:
+    """Read and store an order from the buyer in `ctx`; GrammarError names a bad part."""
+    today = _today(ctx.settings, ctx.now)
+    request: OrderRequest = parse(
+        text, today, currency=str(ctx.settings.get("orders.currency", "KES")),
+        default_days=int(ctx.settings.get("orders.default_days", 14)))
+    market_id = None
+    if request.place:
+        match = catalog_for(ctx.conn).markets.match(request.place)
+        if not match.found:
+            raise GrammarError("order_unknown_place", word=request.place[:20])
+        market_id = match.items[0].id
+    product = canonical_product(ctx.conn, request.product)
+    order = orders_db.create(
+        ctx.conn, buyer_id=ctx.contact.id, product=product, quantity=request.quantity,
+        unit=request.unit, grade=request.grade, price=request.price, currency=request.currency,
+        deliver_by=request.deliver_by or today, place=request.place, market_id=market_id,
+        now=ctx.now)
+    groups_db.audit(ctx.conn, "order", actor_id=ctx.contact.id, order_id=order.id, now=ctx.now,
+                    text=text[:300], product=product, quantity=request.quantity)
+    return order
+
+
+def relay(ctx: Context, order: Order) -> int:
+    """Send the order to the leaders of the groups that can fill it; return how many."""
+    radius = float(ctx.settings.get("orders.relay_radius_km", 150))
+    found = groups_for(ctx.conn, order.product, order.market_id, radius_km=radius)
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, "order")
+    for candidate in found:
+        group = candidate.group
+        if not orders_db.relay(ctx.conn, order.id, group.id, ctx.now):
+            continue
+        groups_db.audit(ctx.conn, "relay", order_id=order.id, group_id=group.id, now=ctx.now,
+                        km=None if candidate.km is None else round(candidate.km))
+        out.send(_leaders(ctx.conn, group.id), lambda c: c.t(
+            "order_relay", code=order.code, buyer=_buyer_name(c, order),
+            summary=summary(c, order)))
+        if group.auto_forward:
+            forward(ctx, order, group, by=None)
+    return len(orders_db.relays(ctx.conn, order.id))
+
+
+def forward(ctx: Context, order: Order, group: Group, *, by: int | None) -> int | None:
+    """Send the order to the group's members; None if it had been sent already."""
+    if not orders_db.mark_forwarded(ctx.conn, order.id, group.id, by, ctx.now):
+        return None
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, "order")
+    recipients = (Recipient(m.contact_id, m.phone, m.language, m.opted_out)
+                  for batch in groups_db.member_batches(ctx.conn, group.id) for m in batch
+                  if m.role == "member")
+    done = out.send(recipients, lambda c: c.t(
+        "order_forward", code=order.code, buyer=_buyer_name(c, order),
+        summary=summary(c, order), unit=order.unit))
+    groups_db.audit(ctx.conn, "forward", actor_id=by, order_id=order.id, group_id=group.id,
+                    now=ctx.now, members=done.queued, opted_out=done.opted_out)
+    return done.queued
+
+
+# ---------------------------------------------------------------------------- FWD
+
+
+def _order_word(ctx: Context, rest: str, usage: str) -> tuple[Order | None, list[str], Reply | None]:
+    words = fold(rest).split()
+    if not words:
+        return None, [], Reply(ctx.t(usage))
+    code = "".join(ch for ch in words[0] if ch.isalnum())[:8]
+    order = orders_db.by_code(ctx.conn, code)
+    if order is None:
+        return None, words[1:], Reply(ctx.t("order_unknown", code=code or "?"))
+    return order, words[1:], None
+
+
+def fwd(ctx: Context, rest: str) -> list[Reply]:
+    """FWD <id>: a leader sends a relayed order to the group's members."""
+    led = groups_db.groups_of(ctx.conn, ctx.contact.id, role="leader")
+    if not led:
+        return [Reply(ctx.t("not_leader"))]
+    order, _, problem = _order_word(ctx, rest, "fwd_usage")
+    if problem is not None or order is None:
+        return [problem or Reply(ctx.t("fwd_usage"))]
+    if order.status != "open":
+        return [Reply(ctx.t("offer_closed", code=order.code))]
+    relayed = [g for g in led if orders_db.relayed_to(ctx.conn, order.id, g.id)]
+    if not relayed:
+        return [Reply(ctx.t("fwd_not_relayed", code=order.code))]
+    replies = []
+    for group in relayed:
+        sent = forward(ctx, order, group, by=ctx.contact.id)
+        if sent is None:
+            replies.append(ctx.t("fwd_already", code=order.code, group=group.code))
+        else:
+            replies.append(ctx.t("fwd_done", code=order.code, members=quantity(ctx, sent),
+                                 group=group.code))
+    return [Reply(" ".join(replies))]
+
+
+# ---------------------------------------------------------------------------- OFFER
+
+
+def offer(ctx: Context, rest: str) -> list[Reply]:
+    """OFFER <id> <quantity>: set (or with 0 withdraw) the member's offer."""
+    order, after, problem = _order_word(ctx, rest, "offer_usage")
+    if problem is not None or order is None:
+        return [problem or Reply(ctx.t("offer_usage"))]
+    amount = number(after[0]) if after else None
+    if amount is None or amount > order.quantity * 100:
+        return [Reply(ctx.t("offer_bad_quantity", code=order.code))]
+    return [Reply(make_offer(ctx, order, amount))]
+
+
+def make_offer(ctx: Context, order: Order, amount: float) -> str:
+    """Set the contact's offer to an order (SMS or USSD alike); the answer, or why not."""
+    if order.status != "open":
+        return ctx.t("offer_closed", code=order.code)
+    mine = {g.id: g for g in groups_db.groups_of(ctx.conn, ctx.contact.id)}
+    relayed = [r.group_id for r in orders_db.relays(ctx.conn, order.id) if r.group_id in mine]
+    if not relayed:
+        return ctx.t("offer_not_member", code=order.code)
+    group = mine[relayed[0]]
+    before = orders_db.pledge(ctx.conn, order.id, ctx.contact.id, group.id, amount, ctx.now)
+    groups_db.audit(ctx.conn, "pledge", actor_id=ctx.contact.id, order_id=order.id,
+                    group_id=group.id, now=ctx.now, quantity=amount, before=before)
+    total = orders_db.total(ctx.conn, order.id)
+    if total >= order.quantity and orders_db.mark_filled(ctx.conn, order.id, ctx.now):
+        announce_filled(ctx, order, total)
+    values = {"code": order.code, "unit": order.unit, "total": quantity(ctx, total),
+              "wanted": quantity(ctx, order.quantity)}
+    if amount == 0:
+        return ctx.t("offer_withdrawn", **values)
+    group_total = orders_db.group_total(ctx.conn, order.id, group.id)
+    return ctx.t("offer_done", quantity=quantity(ctx, amount), group=group.code,
+                 group_total=quantity(ctx, group_total), **values)
+
+
+def open_orders(ctx: Context) -> list[Order]:
+    """Open orders relayed to any group the contact is a member of."""
+    return orders_db.open_for_groups(
+        ctx.conn, [g.id for g in groups_db.groups_of(ctx.conn, ctx.contact.id)])
+
+
+def current_offer(ctx: Context, order: Order) -> float:
+    """What the contact has offered to an order (0 when nothing)."""
+    return orders_db.offer_of(ctx.conn, order.id, ctx.contact.id)
+
+
+def announce_filled(ctx: Context, order: Order, total: float) -> None:
+    """The quantity is reached: tell the buyer and every relayed group's leaders now."""
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, "order")
+    values = {"code": order.code, "unit": order.unit}
+
+    def text(key: str) -> Callable[[Context], str]:
+        return lambda c: c.t(key, total=quantity(c, total), wanted=quantity(c, order.quantity),
+                             **values)
+
+    buyer = _recipient(ctx.conn, order.buyer_id)
+    out.send([buyer] if buyer else [], text("order_filled_buyer"))
+    for relay_row in orders_db.relays(ctx.conn, order.id):
+        out.send(_leaders(ctx.conn, relay_row.group_id), text("order_filled_leader"))
+    groups_db.audit(ctx.conn, "filled", order_id=order.id, now=ctx.now, total=total)
+
+
+# ---------------------------------------------------------------------------- CLOSE
+
+
+def close(ctx: Context, rest: str) -> list[Reply]:
+    """CLOSE <id>: the buyer ends the order; everyone involved gets a summary."""
+    order, _, problem = _order_word(ctx, rest, "close_usage")
+    if problem is not None or order is None:
+        return [problem or Reply(ctx.t("close_usage"))]
+    if order.buyer_id != ctx.contact.id:
+        return [Reply(ctx.t("close_not_buyer", code=order.code))]
+    if not finish(ctx.conn, ctx.settings, ctx.now, order, "closed", actor_id=ctx.contact.id,
+                  skip_buyer=True):
+        return [Reply(ctx.t("offer_closed", code=order.code))]
+    return buyer_summary(ctx, orders_db.by_id(ctx.conn, order.id) or order)
+
+
+def finish(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime, order: Order,
+           status: str, *, actor_id: int | None = None, skip_buyer: bool = False) -> bool:
+    """Close or expire an order and queue the final summaries; False if not open."""
+    if not orders_db.finish(conn, order.id, status, now):
+        return False
+    groups_db.audit(conn, status, actor_id=actor_id, order_id=order.id, now=now)
+    out = Outbox(conn, settings, now, "order")
+    order = orders_db.by_id(conn, order.id) or order
+    if not skip_buyer:
+        buyer = _recipient(conn, order.buyer_id)
+        out.send([buyer] if buyer else [], lambda c: [r.text for r in buyer_summary(c, order)])
+    totals = orders_db.group_totals(conn, order.id)
+    for group_id, group_total in totals.items():
+        group = groups_db.by_id(conn, group_id)
+        given = orders_db.pledges(conn, order.id, group_id)
+        out.send(_leaders(conn, group_id), lambda c, g=group, t=group_total, p=given:
+                 leader_summary(c, order, g, t, p))
+        for pledge_row in given:
+            person = _recipient(conn, pledge_row.contact_id)
+            if person is None:
+                continue
+            out.send([person], lambda c, q=pledge_row.quantity: c.t(
+                "summary_member", code=order.code, status=c.t(f"status_{order.status}"),
+                quantity=quantity(c, q), unit=order.unit))
+    return True
+
+
+def buyer_summary(ctx: Context, order: Order) -> list[Reply]:
+    """Totals per group with each group's leader numbers, for the buyer."""
+    totals = orders_db.group_totals(ctx.conn, order.id)
+    total = sum(totals.values())
+    items = []
+    for group_id, amount in sorted(totals.items(), key=lambda item: -item[1]):
+        if amount <= 0:
+            continue
+        group = groups_db.by_id(ctx.conn, group_id)
+        leaders = ", ".join(display_phone(r.phone, ctx.settings)
+                            for r in _leaders(ctx.conn, group_id)) or "-"
+        items.append(f"{group.code} {quantity(ctx, amount)} ({leaders})")
+    head = ctx.t("summary_buyer", code=order.code, status=ctx.t(f"status_{order.status}"),
+                 total=quantity(ctx, total), wanted=quantity(ctx, order.quantity),
+                 unit=order.unit)
+    if not items:
+        return [Reply(head + " " + ctx.t("summary_no_offers"))]
+    return [Reply(text) for text in pack(ctx, lambda part: f"{head} {part}", items)]
+
+
+def leader_summary(ctx: Context, order: Order, group: Group, group_total: float,
+                   given: list[orders_db.Pledge]) -> list[str]:
+    """Who in the leader's group pledged what."""
+    head = ctx.t("summary_leader", code=order.code, status=ctx.t(f"status_{order.status}"),
+                 group=group.code, group_total=quantity(ctx, group_total), unit=order.unit,
+                 count=len(given))
+    items = [f"{display_phone(p.phone, ctx.settings)} {quantity(ctx, p.quantity)}"
+             for p in given]
+    if not items:
+        return [head.rstrip(":") + "."]
+    return pack(ctx, lambda part: f"{head} {part}", items)
+
+
+# ---------------------------------------------------------------------------- batched updates
+
+
+def send_updates(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime) -> int:
+    """Tell buyers and leaders where totals stand, for orders that moved since last told."""
+    out = Outbox(conn, settings, now, "order")
+    changed = orders_db.changed_since_notice(conn)
+    for order in changed:
+        total = orders_db.total(conn, order.id)
+        totals = orders_db.group_totals(conn, order.id)
+        counted = sum(1 for amount in totals.values() if amount > 0)
+        if total != order.notified_total:
+            buyer = _recipient(conn, order.buyer_id)
+            out.send([buyer] if buyer else [], lambda c, o=order, t=total, n=counted: c.t(
+                "order_update_buyer", code=o.code, total=quantity(c, t),
+                wanted=quantity(c, o.quantity), unit=o.unit, groups=n))
+        for relay_row in orders_db.relays(conn, order.id):
+            amount = totals.get(relay_row.group_id, 0.0)
+            if amount == relay_row.notified_total:
+                continue
+            group = groups_db.by_id(conn, relay_row.group_id)
+            out.send(_leaders(conn, group.id), lambda c, o=order, a=amount, g=group, t=total: c.t(
+                "order_update_leader", code=o.code, group=g.code,
+                group_total=quantity(c, a), total=quantity(c, t),
+                wanted=quantity(c, o.quantity), unit=o.unit))
+        orders_db.set_notified(conn, order.id, total, totals)
+    return len(changed)
+
+
+def expire_due(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime) -> int:
+    """Expire open orders past their date, with final summaries; return how many."""
+    expired = 0
+    for order in orders_db.due_to_expire(conn, _today(settings, now)):
+        if finish(conn, settings, now, order, "expired"):
+            expired += 1
+    return expired
+
+
+def register(router: Router) -> None:
+    """Add ORDER, FWD, OFFER and CLOSE."""
+    router.register(Command("order", ORDER_WORDS, post))
+    router.register(Command("fwd", FWD_WORDS, fwd))
+    router.register(Command("offer", OFFER_WORDS, offer))
+    router.register(Command("close", CLOSE_WORDS, close))
+

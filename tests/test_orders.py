@@ -1,0 +1,380 @@
+"""Producer groups and buyer orders: the whole story by SMS, every refusal and grammar error,
+duplicate pledges, expiry, broadcasts with confirmation, and the admin CLI."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from conftest import make_config, post_local
+from test_price_commands import kenya_db  # noqa: F401
+
+import db
+from db import contacts
+from db import groups as groups_db
+from db import orders as orders_db
+from handlers.segments import count
+from smsgw.app import create_app
+from smsgw.bulletins import order_tick
+from smsgw.cli import main
+
+_ids = itertools.count()
+BUYER, OTHER_BUYER = "0700000001", "0700000002"
+KIMA_LEADER, KIMA_A, KIMA_B, KIMA_C = "0711000001", "0711000002", "0711000003", "0711000004"
+MARI_LEADER, MARI_A = "0722000001", "0722000002"
+PWANI_LEADER, PWANI_A = "0733000001", "0733000002"
+OUTSIDER = "0744000001"
+
+
+def e164(local: str) -> str:
+    return "+254" + local[1:]
+
+
+@pytest.fixture
+def config(kenya_db, tmp_path):  # noqa: F811
+    shutil.copy(kenya_db, tmp_path / "test.db")
+    return make_config(tmp_path, **{"orders.broadcast_confirm_above": 2})
+
+
+@pytest.fixture
+def conn(config):
+    connection = db.connect(config["database.path"])
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def client(config, clock, conn):
+    return create_app(config, clock=clock).test_client()
+
+
+def market(conn, name: str) -> int:
+    return conn.execute("SELECT id FROM markets WHERE name = ?", (name,)).fetchone()[0]
+
+
+def setup_groups(conn) -> None:
+    """KIMA at Nakuru and MARIGAT 83 km away offer maize (MARIGAT forwards by itself);
+    PWANI at Mombasa, 580 km away, offers maize too; KISU at Kisumu offers beans only."""
+    with db.transaction(conn):
+        def group(code, name, market_name, products, leader, members, **flags):
+            made = groups_db.create(conn, code=code, name=name,
+                                    market_id=market(conn, market_name), region=None,
+                                    products=products, **flags)
+            groups_db.set_member(conn, made.id, contacts.get_or_create(conn, e164(leader)).id,
+                                 role="leader")
+            for member in members:
+                groups_db.set_member(conn, made.id, contacts.get_or_create(conn, e164(member)).id)
+        group("KIMA", "Kima Farmers", "Nakuru", ["MAIZE"], KIMA_LEADER, [KIMA_A, KIMA_B, KIMA_C])
+        group("MARIGAT", "Marigat Growers", "Marigat (Baringo)", ["MAIZE", "SORGHUM"],
+              MARI_LEADER, [MARI_A], auto_forward=True)
+        group("PWANI", "Pwani Coop", "Mombasa", ["MAIZE"], PWANI_LEADER, [PWANI_A])
+        group("KISU", "Kisumu Beans", "Kisumu", ["BEANS"], "0755000001", ["0755000002"])
+        for phone, name in ((BUYER, "Unga Millers"), (OTHER_BUYER, "Other Foods")):
+            groups_db.set_role(conn, contacts.get_or_create(conn, e164(phone)).id, "buyer", name)
+
+
+def say(client, text: str, sender: str, msg_id: str | None = None) -> str:
+    response = post_local(client, text, msg_id=msg_id or f"o{next(_ids)}", sender=sender)
+    assert response.status_code == 200
+    replies = [r["text"] for r in response.get_json()["replies"]]
+    assert len(replies) >= 1, replies
+    for reply in replies:
+        assert count(reply).encoding == "GSM-7", reply
+    return " | ".join(replies)
+
+
+def inbox(conn, phone: str, since: int = 0) -> list[str]:
+    """Messages queued for a phone (not inline replies), oldest first."""
+    rows = conn.execute("SELECT text FROM outbox WHERE to_number = ? AND inbound_id IS NULL"
+                        " AND id > ? ORDER BY id", (e164(phone), since))
+    return [row[0] for row in rows]
+
+
+def last_id(conn) -> int:
+    return conn.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()[0]
+
+
+ORDER = "ORDER 200 BAGS MAIZE GRADE1 @3400 BY 2026-12-20 AT NAKURU"
+
+
+def post_order(client, conn) -> str:
+    reply = say(client, ORDER, BUYER)
+    code = re.match(r"Order (\w{4}):", reply).group(1)
+    return code
+
+
+def test_the_whole_story(client, conn):
+    setup_groups(conn)
+    # The buyer posts; the two maize groups near Nakuru hear of it, the far one does not.
+    reply = say(client, ORDER, BUYER)
+    code = re.match(r"Order (\w{4}):", reply).group(1)
+    assert reply == (f"Order {code}: 200 bags maize grade 1 @KES 3,400, by 20 Dec 2026 at Nakuru."
+                     f" Sent to 2 group(s). We will update you as offers come. CLOSE {code} to"
+                     f" end it.")
+    relay = (f"Order {code} from Unga Millers: 200 bags maize grade 1 @KES 3,400, by 20 Dec 2026"
+             f" at Nakuru. FWD {code} sends it to your members.")
+    assert inbox(conn, KIMA_LEADER) == [relay]
+    assert inbox(conn, MARI_LEADER) == [relay]
+    assert inbox(conn, PWANI_LEADER) == [] and inbox(conn, "0755000001") == []
+    forwarded = (f"Order {code} from Unga Millers: 200 bags maize grade 1 @KES 3,400, by 20 Dec"
+                 f" 2026 at Nakuru. To offer, send OFFER {code} and how many bags.")
+    assert inbox(conn, MARI_A) == [forwarded]          # MARIGAT forwards by itself
+    assert inbox(conn, KIMA_A) == []                   # KIMA waits for its leader
+
+    # The KIMA leader forwards to the members (not to the leader again).
+    assert say(client, f"FWD {code}", KIMA_LEADER) == f"Order {code} sent to 3 members of KIMA."
+    assert inbox(conn, KIMA_A) == inbox(conn, KIMA_B) == [forwarded]
+    assert say(client, f"fwd {code.lower()}", KIMA_LEADER) == (
+        f"Order {code} was already sent to KIMA members.")
+    assert len(inbox(conn, KIMA_A)) == 1
+
+    # Members pledge, change and withdraw; totals are right at each step.
+    assert say(client, f"OFFER {code} 50", KIMA_A) == (
+        f"Your offer: 50 bags for order {code}. KIMA has 50; all groups 50 of 200 bags.")
+    assert say(client, f"OFFER {code} 30", KIMA_B).endswith("KIMA has 80; all groups 80 of 200 bags.")
+    assert say(client, f"OFFER {code} 60", KIMA_A).endswith("KIMA has 90; all groups 90 of 200 bags.")
+    assert say(client, f"OFFER {code} 20", KIMA_C).endswith("all groups 110 of 200 bags.")
+    assert say(client, f"OFFER {code} 0", KIMA_C) == (
+        f"Your offer for order {code} is withdrawn. All groups now have 90 of 200 bags.")
+    order = orders_db.by_code(conn, code)
+    assert orders_db.total(conn, order.id) == 90
+    kept = orders_db.group_totals(conn, order.id)
+    assert kept == {groups_db.by_code(conn, "KIMA").id: 90, groups_db.by_code(conn, "MARIGAT").id: 0}
+    assert orders_db.recount(conn, order.id) == (90, {groups_db.by_code(conn, "KIMA").id: 90})
+
+    # Updates are batched: one per tick for the buyer and each leader whose group moved.
+    before = last_id(conn)
+    order_tick(client.application.extensions["smsgw"].config, now=_now(client))
+    assert inbox(conn, BUYER, before) == [
+        f"Order {code}: 90 of 200 bags offered so far, by 1 group(s)."]
+    assert inbox(conn, KIMA_LEADER, before) == [
+        f"Order {code}: KIMA has offered 90 bags; all groups 90 of 200."]
+    assert inbox(conn, MARI_LEADER, before) == []      # nothing moved in MARIGAT
+    before = last_id(conn)
+    order_tick(client.application.extensions["smsgw"].config, now=_now(client))
+    assert last_id(conn) == before                     # nothing new, nothing sent
+
+    # MARIGAT fills the order: buyer and leaders hear at once.
+    before = last_id(conn)
+    assert say(client, f"OFFER {code} 110", MARI_A).endswith(
+        "MARIGAT has 110; all groups 200 of 200 bags.")
+    filled = f"Order {code} is filled: 200 of 200 bags offered."
+    assert inbox(conn, BUYER, before) == [f"{filled} Send CLOSE {code} to close it."]
+    assert inbox(conn, KIMA_LEADER, before) == [f"{filled} The buyer will be in touch."]
+    assert inbox(conn, MARI_LEADER, before) == [f"{filled} The buyer will be in touch."]
+
+    # The buyer closes; everyone involved gets a summary.
+    before = last_id(conn)
+    assert say(client, f"CLOSE {code}", BUYER) == (
+        f"Order {code} closed: 200 of 200 bags. By group (leaders): MARIGAT 110 (0722000001);"
+        f" KIMA 90 (0711000001).")
+    assert inbox(conn, KIMA_LEADER, before) == [
+        (f"Order {code} closed. KIMA offered 90 bags from 2 member(s): 0711000002 60;"
+         f" 0711000003 30.")]
+    assert inbox(conn, KIMA_A, before) == [
+        (f"Order {code} is closed. Your offer was 60 bags. Your group leader will tell you about"
+         f" delivery.")]
+    assert inbox(conn, KIMA_C, before) == []           # withdrew: nothing to summarise
+    assert say(client, f"OFFER {code} 5", KIMA_B) == (
+        f"Order {code} is closed; it takes no more offers.")
+
+    actions = [row["action"] for row in groups_db.audit_rows(conn, order_id=order.id)]
+    assert actions.count("pledge") == 6
+    assert {"order", "relay", "forward", "filled", "closed"} <= set(actions)
+
+
+def _now(client):
+    return client.application.extensions["smsgw"].clock()
+
+
+def test_a_pledge_delivered_twice_counts_once(client, conn):
+    setup_groups(conn)
+    code = post_order(client, conn)
+    say(client, f"FWD {code}", KIMA_LEADER)
+    first = say(client, f"OFFER {code} 40", KIMA_A, msg_id="same-sms")
+    again = say(client, f"OFFER {code} 40", KIMA_A, msg_id="same-sms")   # provider retry
+    assert first == again
+    say(client, f"OFFER {code} 40", KIMA_A)            # the farmer sends it again himself
+    order = orders_db.by_code(conn, code)
+    assert orders_db.total(conn, order.id) == 40
+    assert [p.quantity for p in orders_db.pledges(conn, order.id)] == [40]
+
+
+def test_permission_refusals(client, conn):
+    setup_groups(conn)
+    assert say(client, ORDER, KIMA_A) == (
+        "Only registered buyers can post orders. Ask the service to register you as a buyer.")
+    code = post_order(client, conn)
+    assert say(client, f"FWD {code}", KIMA_A).startswith("Only a group leader can do that.")
+    assert say(client, "BCAST hello", KIMA_A).startswith("Only a group leader can do that.")
+    assert say(client, f"FWD {code}", PWANI_LEADER) == f"Order {code} was not sent to your group."
+    assert say(client, f"OFFER {code} 10", OUTSIDER) == (
+        f"Order {code} is for members of the groups it was sent to.")
+    assert say(client, f"OFFER {code} 10", PWANI_A) == (
+        f"Order {code} is for members of the groups it was sent to.")
+    assert say(client, f"CLOSE {code}", OTHER_BUYER) == (
+        f"Only the buyer who posted order {code} can close it.")
+    assert say(client, "OFFER ZZZZ 10", KIMA_A) == "There is no order ZZZZ. Check the order id."
+    assert say(client, f"OFFER {code} many", KIMA_A) == (
+        f"How many? Send OFFER {code} and a number, e.g. OFFER {code} 10.")
+    assert orders_db.total(conn, orders_db.by_code(conn, code).id) == 0
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ORDER", "Send e.g. ORDER 200 BAGS MAIZE GRADE1 @3400 BY 2026-12-20 AT NAKURU"),
+    ("ORDER 2OO BAGS MAIZE", ("The quantity is missing or not a number (2OO). Start with it:"
+                              " ORDER 200 BAGS MAIZE ...")),
+    ("ORDER 200 BAGS @3400", "Which product? Put it after the quantity: ORDER 200 BAGS MAIZE ..."),
+    ("ORDER 200 BAGS MAIZE @34O0", "The price @34O0 is not a number. Write it like @3400."),
+    ("ORDER 200 BAGS MAIZE BY 31/02", ("The date 31/02 is not a date we can read. Write it like"
+                                       " BY 2026-12-20 or BY 20/12.")),
+    ("ORDER 200 BAGS MAIZE BY 2026-01-05", ("The date 2026-01-05 has passed. Give a later date"
+                                            " after BY.")),
+    ("ORDER 200 BAGS MAIZE GRADE", "GRADE needs a value, e.g. GRADE1 or GRADE A."),
+    ("ORDER 200 BAGS MAIZE GRADE A NAKURU", ("We did not understand NAKURU. Put a place after AT,"
+                                             " e.g. AT NAKURU.")),
+    ("ORDER 200 BAGS MAIZE AT ATLANTIS", ("We do not know the place ATLANTIS. Use a market name"
+                                          " after AT, or leave AT out.")),
+])
+def test_grammar_errors_name_the_part(client, conn, text, expected):
+    setup_groups(conn)
+    assert say(client, text, BUYER) == expected
+    assert orders_db.listed(conn) == []
+
+
+def test_forgiving_orders_in_other_words_and_languages(client, conn):
+    setup_groups(conn)
+    reply = say(client, "agizo 2,000kg mahindi kabla 20/12 sokoni nakru", BUYER)
+    code = re.search(r"Agizo (\w{4}):", reply).group(1)
+    order = orders_db.by_code(conn, code)
+    assert (order.quantity, order.unit, order.product, str(order.deliver_by)) == (
+        2000, "kg", "MAIZE", "2026-12-20")
+    assert len(orders_db.relays(conn, order.id)) == 2
+    crafts = say(client, "ORDER 500 BASKETS @250", BUYER)
+    assert "Order" in crafts and "no group offers that near there yet: 500 baskets" in crafts
+
+
+def test_orders_expire_at_their_date_with_summaries(client, conn, clock):
+    setup_groups(conn)
+    reply = say(client, "ORDER 100 BAGS MAIZE BY 2026-11-30 AT NAKURU", BUYER)
+    code = re.match(r"Order (\w{4}):", reply).group(1)
+    say(client, f"FWD {code}", KIMA_LEADER)
+    say(client, f"OFFER {code} 25", KIMA_A)
+    config = client.application.extensions["smsgw"].config
+    assert order_tick(config, now=clock() + timedelta(days=6))[1] == 0    # 29 Nov: still open
+    before = last_id(conn)
+    assert order_tick(config, now=clock() + timedelta(days=8))[1] == 1    # 1 Dec: expired
+    assert orders_db.by_code(conn, code).status == "expired"
+    assert inbox(conn, BUYER, before) == [
+        f"Order {code} expired: 25 of 100 bags. By group (leaders): KIMA 25 (0711000001)."]
+    assert inbox(conn, KIMA_A, before)[0].startswith(f"Order {code} is expired. Your offer was 25")
+    assert say(client, f"OFFER {code} 30", KIMA_B) == (
+        f"Order {code} is closed; it takes no more offers.")
+
+
+def test_stop_is_honoured_for_forwards_and_broadcasts(client, conn):
+    setup_groups(conn)
+    say(client, "STOP", KIMA_B)
+    code = post_order(client, conn)
+    assert say(client, f"FWD {code}", KIMA_LEADER) == f"Order {code} sent to 2 members of KIMA."
+    assert inbox(conn, KIMA_B) == []
+
+
+def test_broadcast_above_the_threshold_waits_for_yes(client, conn):
+    setup_groups(conn)
+    reply = say(client, "BCAST Meeting Friday 10am at the store", KIMA_LEADER)
+    assert reply == ("This goes to 3 members, 1 SMS each: 3 SMS. Reply YES within 10 minutes to"
+                     " send it.")
+    assert inbox(conn, KIMA_A) == []
+    assert say(client, "YES", KIMA_LEADER) == "Sent to 3 members of KIMA."
+    assert inbox(conn, KIMA_A) == ["KIMA: Meeting Friday 10am at the store"]
+    assert inbox(conn, KIMA_LEADER) == []
+    kinds = {row[0] for row in conn.execute(
+        "SELECT kind FROM outbox WHERE text LIKE 'KIMA: Meeting%'")}
+    assert kinds == {"broadcast"}                      # held in quiet hours by the worker
+    # YES again: nothing waits, so it means what it always means.
+    assert say(client, "YES", KIMA_LEADER).startswith("You are already receiving our messages")
+    assert len(inbox(conn, KIMA_A)) == 1
+
+
+def test_small_broadcast_goes_at_once_and_expired_confirmation_does_not(client, conn, clock):
+    setup_groups(conn)
+    assert say(client, "BCAST Rain tomorrow, cover the maize", MARI_LEADER) == (
+        "Sent to 1 members of MARIGAT.")
+    assert inbox(conn, MARI_A) == ["MARIGAT: Rain tomorrow, cover the maize"]
+    say(client, "BCAST Late", KIMA_LEADER)
+    clock.advance(11 * 60)
+    assert say(client, "YES", KIMA_LEADER).startswith("You are already receiving")
+    assert inbox(conn, KIMA_A) == []
+
+
+def test_join_with_approval_and_leave(client, conn):
+    setup_groups(conn)
+    with db.transaction(conn):
+        groups_db.update(conn, groups_db.by_code(conn, "KIMA").id, approval=1)
+    assert say(client, "JOIN kima", OUTSIDER) == (
+        "Your request to join Kima Farmers (KIMA) is with its leader. We will tell you when it"
+        " is approved.")
+    assert inbox(conn, KIMA_LEADER) == [
+        "0744000001 asks to join KIMA. Send APPROVE KIMA 0744000001 to accept."]
+    assert say(client, "APPROVE KIMA 0744000001", KIMA_A).startswith("Only a group leader")
+    assert say(client, "APPROVE KIMA 0744000001", KIMA_LEADER) == (
+        "0744000001 is now a member of KIMA.")
+    assert inbox(conn, OUTSIDER)[-1].startswith("You are now a member of Kima Farmers (KIMA).")
+    assert say(client, "JOIN KIMA", OUTSIDER) == "You are already a member of Kima Farmers (KIMA)."
+    assert say(client, "LEAVE KIMA", OUTSIDER) == "You have left Kima Farmers (KIMA)."
+    assert say(client, "LEAVE KIMA", OUTSIDER) == "You are not a member of group KIMA."
+    assert say(client, "JOIN NOPE", OUTSIDER) == (
+        "There is no group NOPE. Check the code with your group leader.")
+    assert say(client, "JIUNGE MARIGAT", OUTSIDER).startswith("Karibu Marigat Growers (MARIGAT).")
+
+
+# ---------------------------------------------------------------------------- the CLI
+
+
+def test_admin_cli_groups_buyers_orders(config, conn, tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(f'[database]\npath = "{config["database.path"]}"\n[logging]\n'
+                    f'level = "WARNING"\n', encoding="utf-8")
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(main, [*args, "--config", str(path)])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    csv_file = tmp_path / "groups.csv"
+    csv_file.write_text(
+        "code,name,market,region,products,approval,auto_forward,leaders,members\n"
+        "KIMA,Kima Farmers,Nakuru,,maize;beans,no,no,0711000001,0711000002;0711000003\n"
+        "BAD,,Nakuru,,maize,no,no,,\n"
+        "WEAVE,Weavers,Nairobi,,woven baskets,yes,yes,0766000001,not-a-phone\n",
+        encoding="utf-8")
+    result = runner.invoke(main, ["groups", "import", str(csv_file), "--config", str(path)])
+    assert result.exit_code == 1
+    assert "line 3: code and name are required" in result.output
+    assert "line 4: members: 'not-a-phone' is not a phone number" in result.output
+    assert "1 added, 0 updated, 2 rejected" in result.output
+    assert "3 members" in run("groups", "list")   # the leader and two members
+    assert "added group WEAVE" in run("groups", "add", "WEAVE", "Weavers", "--market", "Nairobi",
+                                      "--products", "woven baskets", "--auto-forward")
+    run("groups", "leader", "WEAVE", "0766000001")
+    run("groups", "member", "WEAVE", "0766000002")
+    assert "is a buyer: Craft Exports" in run("buyers", "add", "0700000009", "Craft Exports")
+    posted = run("orders", "post", "--buyer", "0700000009", "300 WOVEN BASKETS @450 AT NAIROBI")
+    code = re.search(r"order (\w{4}):", posted).group(1)
+    assert "relayed to 1 group(s)" in posted
+    assert inbox(conn, "0766000002")[-1].startswith(f"Order {code} from Craft Exports: 300 woven"
+                                                    f" baskets @KES 450")
+    assert code in run("orders", "list")
+    assert "closed" in run("orders", "close", code)
+    shown = run("orders", "show", code)
+    assert "order" in shown and "relay" in shown and "forward" in shown and "closed" in shown
+    bad = runner.invoke(main, ["groups", "add", "X1", "X", "--market", "Atlantis",
+                               "--config", str(path)])
+    assert bad.exit_code == 2 and "no market 'Atlantis'" in bad.output
+    assert "0 order(s) updated, 0 expired" in run("orders", "tick")
