@@ -145,9 +145,9 @@ def claim_due(
     stamp = iso(now)
     rows = conn.execute(
         "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = ?,"
-        " updated_at = ? WHERE id IN (SELECT id FROM outbox WHERE"
-        " (status = 'queued' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until < ?)"
-        " ORDER BY id LIMIT ?) RETURNING *",
+        " updated_at = ? WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending')"
+        " AND ((status = 'queued' AND next_attempt_at <= ?)"
+        " OR (status = 'sending' AND lease_until < ?)) ORDER BY id LIMIT ?) RETURNING *",
         (iso_after(now, lease_seconds), stamp, stamp, stamp, limit),
     ).fetchall()
     return sorted((_message(row) for row in rows), key=lambda message: message.id)
