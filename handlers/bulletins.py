@@ -18,13 +18,11 @@ from typing import Any
 from db.subscriptions import Subscriber
 from handlers import price
 from handlers.messages import Context
-from handlers.notify import Wording
-from handlers.segments import count, fits
+from handlers.notify import Wording, pack
+from handlers.segments import count
 from prices.bulletins import Line, Text
 from prices.folding import phrase
 from prices.standards import Standard
-
-MAX_PARTS = 9
 
 
 class Renderer(Wording):
@@ -45,11 +43,12 @@ class Renderer(Wording):
         stale = ""
         if (self.now.date() - newest).days > int(self.settings.get("prices.stale_days", 60)):
             stale = " " + ctx.t("stale", age=price.age_text(ctx, newest))
-        head = price.day(ctx, newest)
-        whole = f"{ctx.t('bulletin_head', date=head, part='')} {'; '.join(items)}.{stale}"
-        if fits(whole):
-            return [_text(whole)]
-        return [_text(t) for t in _split(ctx, head, items, stale)]
+        when = price.day(ctx, newest)
+
+        def head(part: str) -> str:  # "Prices 15 Apr 2022 (1/2): "
+            return ctx.t("bulletin_head", date=when, part=f" {part.strip()}" if part else "") + " "
+
+        return [_text(t) for t in pack(head, items, stale)]
 
     def _line_text(self, ctx: Context, line: Line, newest: date) -> str:
         quote = line.quote
@@ -78,26 +77,6 @@ def _mark(ctx: Context, change: float | None) -> str:
     if abs(change) < 0.005:
         return " ="
     return f" {'+' if change > 0 else '-'}{price.money(ctx, abs(change))}"
-
-
-def _split(ctx: Context, head: str, items: list[str], stale: str) -> list[str]:
-    """Lines packed into as few one-segment messages as they fit, each numbered."""
-    parts: list[list[str]] = [[]]
-    for item in items:
-        trial = parts[-1] + [item]
-        if parts[-1] and not fits(_part(ctx, head, trial, MAX_PARTS, MAX_PARTS, stale)):
-            parts.append([item])
-        else:
-            parts[-1] = trial
-    total = len(parts)
-    return [_part(ctx, head, chunk, number, total, stale if number == total else "")
-            for number, chunk in enumerate(parts, start=1)]
-
-
-def _part(ctx: Context, head: str, items: list[str], number: int, total: int,
-          stale: str) -> str:
-    label = ctx.t("bulletin_head", date=head, part=f" ({number}/{total})")
-    return f"{label} {'; '.join(items)}.{stale}"
 
 
 def _text(text: str) -> Text:

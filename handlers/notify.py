@@ -16,9 +16,33 @@ from typing import Any
 from db import outbox
 from db.contacts import Contact
 from handlers.messages import Context
-from handlers.segments import count
+from handlers.segments import count, fits
 
 Render = Callable[[Context], "str | list[str]"]
+MAX_PARTS = 9
+
+
+def pack(head: Callable[[str], str], items: list[str], tail: str = "") -> list[str]:
+    """A head and a list (and a tail) as few one-segment SMS as possible, split between
+    items, never inside one, and numbered when there are several: `head("(1/2) ")`.
+
+    Used for bulletins and order summaries: a feature phone may show concatenated parts
+    apart, so each part must read on its own.
+    """
+    whole = head("") + "; ".join(items) + "." + tail
+    if fits(whole) or not items:
+        return [whole]
+    widest = f"({MAX_PARTS}/{MAX_PARTS}) "
+    parts: list[list[str]] = [[]]
+    for item in items:
+        trial = parts[-1] + [item]
+        if parts[-1] and not fits(head(widest) + "; ".join(trial) + "." + tail):
+            parts.append([item])
+        else:
+            parts[-1] = trial
+    total = len(parts)
+    return [head(f"({n}/{total}) ") + "; ".join(chunk) + "." + (tail if n == total else "")
+            for n, chunk in enumerate(parts, start=1)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from db.groups import Group
 from db.orders import Order
 from handlers import price
 from handlers.messages import Context, Reply
-from handlers.notify import Outbox, Recipient
+from handlers.notify import Outbox, Recipient, pack
 from handlers.order_grammar import GrammarError, OrderRequest, number, parse
 from handlers.phone import display_phone
 from handlers.router import Command, Router
@@ -49,7 +49,6 @@ OFFER_WORDS = {"en": frozenset({"OFFER", "PLEDGE"}), "sw": frozenset({"AHADI"}),
                "fr": frozenset({"OFFRE"})}
 CLOSE_WORDS = {"en": frozenset({"CLOSE"}), "sw": frozenset({"FUNGA"}),
                "fr": frozenset({"FERMER"})}
-MAX_PARTS = 9
 
 
 # ---------------------------------------------------------------------------- wording
@@ -83,24 +82,6 @@ def summary(ctx: Context, order: Order) -> str:
     if order.place:
         what += " " + ctx.t("order_at", place=order.place.title())
     return what
-
-
-def pack(ctx: Context, head: Callable[[str], str], items: list[str]) -> list[str]:
-    """A head and a list as few one-segment SMS as possible, split between items and
-    numbered (1/2) when there are several."""
-    whole = head("") + "; ".join(items) + "."
-    if fits(whole) or not items:
-        return [whole]
-    parts: list[list[str]] = [[]]
-    for item in items:
-        trial = parts[-1] + [item]
-        if parts[-1] and not fits(head(f"({MAX_PARTS}/{MAX_PARTS}) ") + "; ".join(trial) + "."):
-            parts.append([item])
-        else:
-            parts[-1] = trial
-    total = len(parts)
-    return [head(f"({n}/{total}) ") + "; ".join(chunk) + "."
-            for n, chunk in enumerate(parts, start=1)]
 
 
 def _buyer_name(ctx: Context, order: Order) -> str:
@@ -367,7 +348,7 @@ def buyer_summary(ctx: Context, order: Order) -> list[Reply]:
                  unit=order.unit)
     if not items:
         return [Reply(head + " " + ctx.t("summary_no_offers"))]
-    return [Reply(text) for text in pack(ctx, lambda part: f"{head} {part}", items)]
+    return [Reply(text) for text in pack(lambda part: f"{head} {part}", items)]
 
 
 def leader_summary(ctx: Context, order: Order, group: Group, group_total: float,
@@ -380,7 +361,7 @@ def leader_summary(ctx: Context, order: Order, group: Group, group_total: float,
              for p in given]
     if not items:
         return [head.rstrip(":") + "."]
-    return pack(ctx, lambda part: f"{head} {part}", items)
+    return pack(lambda part: f"{head} {part}", items)
 
 
 # ---------------------------------------------------------------------------- batched updates

@@ -90,6 +90,7 @@ class Worker:
     sleep: Callable[[float], None] = time.sleep
     totals: Totals = field(default_factory=Totals)
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    _quiet: tuple[quiet.QuietHours | None] | None = None
 
     def bucket(self, provider: str) -> TokenBucket:
         """The rate limiter of one provider (segments per second)."""
@@ -213,8 +214,11 @@ class Worker:
         """Bulletins and broadcasts wait out quiet hours: hand them back until it ends."""
         if messages[0].kind not in HELD_KINDS:
             return False
-        until = quiet.not_before(self.settings, self.clock())
-        if until <= self.clock():
+        if self._quiet is None:  # the setting is read once, not once per message
+            self._quiet = (quiet.quiet_hours(self.settings),)
+        window = self._quiet[0]
+        until = window.until(self.clock()) if window is not None else None
+        if until is None:
             return False
         with transaction(conn):
             outbox.defer(conn, [m.id for m in messages], until=until, now=self.clock())
