@@ -28,9 +28,10 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 try:
     import fcntl
@@ -38,6 +39,8 @@ except ImportError:  # pragma: no cover - not on POSIX
     fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 LOCK_SUFFIX = ".writelock"
@@ -96,6 +99,7 @@ class WriteLock:
         self._fd: int | None = None
         self._file_lock = fcntl is not None
         self._commits = 0        # commits in this process since its last checkpoint
+        self._owner: int | None = None   # the thread holding it, if any
 
     def committed(self) -> bool:
         """Count a commit (call while holding the lock); True when a checkpoint is due."""
@@ -117,10 +121,17 @@ class WriteLock:
                 self._threads.release()
                 raise
         self._depth += 1
+        self._owner = threading.get_ident()
+
+    def held_here(self) -> bool:
+        """Whether the calling thread holds the lock."""
+        return self._owner == threading.get_ident() and self._depth > 0
 
     def release(self) -> None:
         """Let the next writer in."""
         self._depth -= 1
+        if self._depth == 0:
+            self._owner = None
         try:
             if self._depth == 0 and self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -175,6 +186,7 @@ def _forget_locks_after_fork() -> None:
             os.close(lock._fd)  # the parent's lock is unaffected: closing is not unlocking
     _locks.clear()
     _locks_guard = threading.Lock()
+    _groups.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -222,3 +234,166 @@ def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+# ------------------------------------------------------------------------------------------
+# Group commit
+
+
+class _Job:
+    """One caller's share of a group commit: its work, and what came of it."""
+
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        self.work = work
+        self.done = False
+        self.result: object = None
+        self.error: BaseException | None = None
+
+
+class _Group:
+    """The jobs of one database file waiting for its next group commit, in this process."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.pending: list[_Job] = []
+        self.leading = False   # a thread is running (or about to run) a batch
+
+
+_groups: dict[str, _Group] = {}
+
+
+def grouped(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run `work(conn)` as its own all-or-nothing write, committed together with whatever
+    other threads of this process are writing at the same moment (group commit).
+
+    What one transaction per message costs the gateway is mostly per transaction, not per
+    row: the write lock, BEGIN re-reading the pages other connections changed, COMMIT
+    writing page 1 and each touched index page to the WAL, and a checkpoint now and then.
+    Under load, messages arrive while another is being written; so the first thread to
+    find no batch running becomes the leader. It takes the write lock and then every job
+    queued by then (its own and the others'), runs each inside its own SAVEPOINT on its own
+    connection, and commits them in one transaction; the others wait and get their results
+    only after that COMMIT. Alone, a job is one transaction as with `transaction()`.
+
+    `work` gets the connection to use, which may be another thread's (the leader's): it must
+    do all its database work through that argument and nothing else that depends on the
+    calling thread. A job that raises has its own writes undone (ROLLBACK TO its
+    savepoint) and its exception raised in its caller; the other jobs still commit. If the
+    batch as a whole cannot commit (SQLite rolled the transaction back, or COMMIT failed),
+    each job is run again alone, so a bad batch-mate never costs a job its write.
+
+    Written by hand: SQLite has no group commit of its own, and no library adds one.
+    """
+    if conn.in_transaction:
+        return work(conn)   # inside a caller's transaction: join it, as transaction() does
+    lock = write_lock(conn)
+    if lock is None or lock.held_here():
+        # No file lock (in-memory database), or this thread already holds it (a test
+        # holding a transaction on another connection): a batch led by another thread
+        # would wait for this one, so write alone.
+        with transaction(conn):
+            return work(conn)
+    group = _groups.get(lock.path)
+    if group is None:
+        with _locks_guard:
+            group = _groups.setdefault(lock.path, _Group())
+    job = _Job(work)
+    with group.cond:
+        group.pending.append(job)
+        while group.leading and not job.done:
+            group.cond.wait()
+        lead = not job.done
+        if lead:
+            group.leading = True
+    if lead:
+        try:
+            _lead(conn, lock, group, job)
+        finally:
+            with group.cond:
+                group.leading = False
+                group.cond.notify_all()
+    if job.error is not None:
+        raise job.error
+    return job.result  # type: ignore[return-value]
+
+
+def _lead(conn: sqlite3.Connection, lock: WriteLock, group: _Group, own: _Job) -> None:
+    """Take the write lock, then every queued job, and commit them as one transaction."""
+    try:
+        lock.acquire()
+    except BaseException:
+        with group.cond:   # the batch was not taken: only the leader's own job gives up
+            group.pending.remove(own)
+        raise
+    batch: list[_Job] = []
+    checkpoint = False
+    try:
+        # Taken after the lock, so jobs queued while we waited for it ride along.
+        with group.cond:
+            batch, group.pending = group.pending, []
+        try:
+            _run_batch(conn, batch)
+        except Exception as exc:  # noqa: BLE001 - handed to each caller, or retried alone
+            if len(batch) == 1:
+                batch[0].error = batch[0].error or exc
+            else:
+                log.warning("group commit of %d writes failed (%s); writing each alone",
+                            len(batch), exc)
+                for job in batch:
+                    if job.error is None:
+                        _run_alone(conn, job)
+        checkpoint = lock.committed()
+    finally:
+        lock.release()
+        with group.cond:
+            for job in batch:   # the leader's own job is always among them
+                job.done = True
+    if checkpoint:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            log.warning("WAL checkpoint failed: %s", exc)
+
+
+class _TransactionLost(Exception):
+    """SQLite rolled the whole transaction back while running one job."""
+
+
+def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if len(batch) == 1:   # alone: the transaction is its savepoint
+            batch[0].result = batch[0].work(conn)
+            conn.execute("COMMIT")
+            return
+        for job in batch:
+            conn.execute("SAVEPOINT grouped")
+            try:
+                job.result = job.work(conn)
+            except Exception as exc:
+                job.error = exc
+                if not conn.in_transaction:  # SQLite gave up the whole transaction
+                    raise _TransactionLost(str(exc)) from exc
+                conn.execute("ROLLBACK TO grouped")
+            conn.execute("RELEASE grouped")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _run_alone(conn: sqlite3.Connection, job: _Job) -> None:
+    job.result = job.error = None
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        result = job.work(conn)
+        conn.execute("COMMIT")
+    except Exception as exc:  # noqa: BLE001 - raised again in the job's own thread
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        job.error = exc
+    else:
+        job.result = result

@@ -32,6 +32,9 @@ class Command:
     handle: Handle
     single_word_only: bool = False   # STOP/START/HELP act only on a message of one word
     always: bool = False             # runs even when the sender is rate-limited
+    # Only reads the database, and answers the same for the same contact and data (PRICE,
+    # STD): the gateway may answer it before taking the write lock (see Gateway.receive).
+    reads_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class Router:
     def __init__(self) -> None:
         self._index: dict[str, list[tuple[str, Command]]] = {}
         self._fallbacks: list[Fallback] = []
+        self._fallbacks_read_only = True
 
     def register(self, command: Command) -> None:
         """Add a command; its keywords must not clash with another command's."""
@@ -57,9 +61,10 @@ class Router:
                     raise DuplicateKeyword(f"{word} ({language}) is claimed twice")
                 owners.append((language, command))
 
-    def add_fallback(self, fallback: Fallback) -> None:
+    def add_fallback(self, fallback: Fallback, *, reads_only: bool = False) -> None:
         """Add a handler for messages no keyword claims; it returns None to pass."""
         self._fallbacks.append(fallback)
+        self._fallbacks_read_only = self._fallbacks_read_only and reads_only
 
     def match(self, text: str, *, preferred: tuple[str, ...] = ()) -> Match | None:
         """The command a message asks for, and the language its keyword was in."""
@@ -75,6 +80,17 @@ class Router:
         owners = self._index.get(word, [])
         order = {lang: rank for rank, lang in enumerate(preferred)}
         return sorted(owners, key=lambda owner: order.get(owner[0], len(order)))
+
+    def reads_only(self, text: str) -> bool:
+        """Whether every command this message could run (whatever the sender's language)
+        only reads: then its answer may be worked out before the write transaction."""
+        word, _ = split_command(text)
+        alone = single_word(text)
+        candidates = [command for _, command in self._index.get(word, ())
+                      if not (command.single_word_only and alone != word)]
+        if candidates:
+            return all(command.reads_only for command in candidates)
+        return self._fallbacks_read_only   # and then the "unknown" answer, which only reads
 
     def is_always(self, text: str) -> bool:
         """Whether the message is one that must work even for a rate-limited sender (STOP)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prices.folding import fold
 
-__all__ = ["fold", "split_command", "single_word"]
+__all__ = ["fold", "single_word", "split_command"]
 
 
 def split_command(text: str) -> tuple[str, str]:

@@ -85,6 +85,7 @@ class Index:
     def __init__(self, items: list[Named]) -> None:
         self.items = {item.id: item for item in items}
         self.phrases: dict[str, set[int]] = {}
+        self._word_sets: set[tuple[str, ...]] = set()   # each phrase's words, sorted
 
     def add(self, text: str, ids: set[int]) -> None:
         """Let a phrase (and its singular) name these items."""
@@ -93,6 +94,7 @@ class Index:
             return
         for form in {key, _singular(key)}:
             self.phrases.setdefault(form, set()).update(ids)
+            self._word_sets.add(tuple(sorted(form.split())))
 
     def match(self, text: str) -> Match:
         """The items a typed phrase means, or why it means none or several."""
@@ -117,15 +119,14 @@ class Index:
 
     def may_be_exact(self, text: str) -> bool:
         """Whether `match(text)` could score 100: a phrase is the text (or its singular), or
-        has the same words in another order (token_sort_ratio 100; phrases are single-spaced,
-        so such a phrase has the same length). Far quicker than ranking every phrase."""
+        has the same words in another order (token_sort_ratio 100; phrases are single-spaced).
+        Far quicker than ranking every phrase: one look-up in the phrases' sorted words."""
         query = phrase(text)
         if not query:
             return False
         if query in self.phrases or _singular(query) in self.phrases:
             return True
-        words = sorted(query.split())
-        return any(sorted(p.split()) == words for p in self.phrases if len(p) == len(query))
+        return tuple(sorted(query.split())) in self._word_sets
 
     def _found(self, kind: MatchKind, key: str, score: float) -> Match:
         items = tuple(sorted((self.items[i] for i in self.phrases[key]), key=lambda n: n.id))

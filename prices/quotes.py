@@ -49,6 +49,7 @@ def _marks(ids: Sequence[int]) -> str:
 # and a USSD menu asks them on almost every screen.
 _MEMO: dict[tuple[Any, ...], Any] = {}
 _MEMO_MAX = 512
+_MISSING = object()
 
 
 def _memoized(conn: sqlite3.Connection, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
@@ -56,11 +57,15 @@ def _memoized(conn: sqlite3.Connection, key: tuple[Any, ...], compute: Callable[
     path = conn.execute("PRAGMA database_list").fetchone()[2]
     newest = conn.execute("SELECT MAX(id) FROM prices").fetchone()[0]
     full = (path, newest, *key)
-    if full not in _MEMO:
+    found = _MEMO.get(full, _MISSING)
+    if found is _MISSING:
+        # Threads may answer PRICE at the same time (outside the write lock): keep the
+        # value in hand, since another thread may clear the memo before we read it back.
+        found = compute()
         if len(_MEMO) >= _MEMO_MAX:
             _MEMO.clear()
-        _MEMO[full] = compute()
-    return _MEMO[full]  # type: ignore[no-any-return]
+        _MEMO[full] = found
+    return found  # type: ignore[no-any-return]
 
 
 _SERIES = "p.commodity_id, p.unit, p.price_type, p.currency"

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from db import contacts, inbound, outbox, transaction
+from db import contacts, grouped, inbound, outbox
 from db.outbox import OutboxMessage, OutboxStatus
 from db.timeutil import utcnow
 from handlers.messages import OPTOUT_CONFIRMATION, Context, InboundMessage, Reply
@@ -45,6 +45,14 @@ class Received:
     duplicate: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Ahead:
+    """A read-only command's answer, worked out before the write transaction for a contact."""
+
+    contact: contacts.Contact
+    replies: list[Reply]
+
+
 class Gateway:
     """Turns inbound messages into stored effects and recorded replies."""
 
@@ -68,46 +76,93 @@ class Gateway:
         known sender, BEGIN, the contact with its rate count, the message, the reply and
         COMMIT, and the handler's savepoint.
         """
-        with transaction(conn):
-            # The first delivery of this id created the contact, so for a repeat this
-            # finds it and changes nothing.
-            contact, recent = inbound.sender(conn, message.sender, self.clock() - self._window)
-            limited = recent >= self._limit and not self.router.is_always(message.text)
-            outcome = Outcome.RATE_LIMITED if limited else Outcome.HANDLED
-            inbound_id = inbound.record_new(
-                conn, provider=message.provider, provider_message_id=message.provider_message_id,
-                contact_id=contact.id, recipient=message.recipient, text=message.text,
-                received_at=message.received_at, outcome=outcome,
-            )
-            if inbound_id is None:
-                seen = inbound.find(conn, message.provider, message.provider_message_id)
-                assert seen is not None  # record_new found it, in this same transaction
-                log.info("duplicate %s message %s ignored", message.provider,
-                         message.provider_message_id)
-                return Received(outbox.for_inbound(conn, seen.id), duplicate=True)
+        ahead = self._answer_ahead(conn, message) if self.router.reads_only(message.text) else None
+        return grouped(conn, lambda shared: self._receive(shared, message, delivery=delivery,
+                                                         reply_provider=reply_provider,
+                                                         ahead=ahead))
+
+    def _answer_ahead(self, conn: sqlite3.Connection, message: InboundMessage) -> Ahead | None:
+        """The answer to a command that only reads (PRICE, STD), worked out before the write
+        transaction, or None to answer inside it.
+
+        Writers take turns, and a price look-up is most of a PRICE's work: done inside the
+        write transaction, it made every other writer of both server processes wait for it.
+        Here it runs in a read transaction of its own (WAL readers never wait for writers),
+        in parallel with the other processes' writes. It sees every message committed
+        before this one arrived, so a REG the farmer had an answer to is always seen.
+        Inside the write transaction the answer is used only if the contact read there is
+        the same (language, opt-out); a new sender, a repeat, a rate-limited sender or a
+        changed contact is answered there as before. The read transaction is rolled back,
+        so even a command wrongly marked as reading only cannot write through it.
+        """
+        if conn.in_transaction:
+            return None   # inside a caller's transaction (tests): answer in it
+        conn.execute("BEGIN")
+        try:
+            contact = contacts.find(conn, message.sender)
+            if contact is None or contact.opted_out:
+                return None
             now = self.clock()
             ctx = Context(conn, contact, contact.language or self._default_language, now,
                           self.settings)
             changes = conn.total_changes
-            if limited:
-                replies = self._limit_notice(conn, ctx)
-            else:
-                replies = self._dispatch(conn, ctx, message.text, inbound_id)
-            # Only a write can have opted the contact out (STOP) or in (START): without one,
-            # the contact read above is still current and need not be read again.
+            try:
+                replies = self.router.dispatch(ctx, message.text)
+            except Exception:  # answered again inside the transaction, where failures are handled
+                log.debug("answering ahead failed; answering in the transaction", exc_info=True)
+                return None
             if conn.total_changes != changes:
-                replies = self._allowed(conn, message.sender, replies)
-            elif contact.opted_out:
-                replies = [reply for reply in replies if reply.kind == OPTOUT_CONFIRMATION]
-            status = OutboxStatus.REPLIED if delivery is Delivery.INLINE else OutboxStatus.QUEUED
-            recorded = [self._record_reply(conn, ctx, reply, reply_provider, status, inbound_id,
-                                           now)
-                        for reply in replies]
-            if log.isEnabledFor(logging.INFO):
-                log.info("%s message from %s: %s, %d repl%s", message.provider,
-                         mask(message.sender), outcome, len(replies),
-                         "y" if len(replies) == 1 else "ies")
-            return Received(recorded, duplicate=False)
+                log.error("a command marked as reading only wrote: %r", message.text[:20])
+                return None
+            return Ahead(contact, replies)
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    def _receive(self, conn: sqlite3.Connection, message: InboundMessage, *,
+                 delivery: Delivery, reply_provider: str, ahead: Ahead | None = None) -> Received:
+        """`receive` inside the write transaction, on the connection it runs on."""
+        # The first delivery of this id created the contact, so for a repeat this
+        # finds it and changes nothing.
+        contact, recent = inbound.sender(conn, message.sender, self.clock() - self._window)
+        limited = recent >= self._limit and not self.router.is_always(message.text)
+        outcome = Outcome.RATE_LIMITED if limited else Outcome.HANDLED
+        inbound_id = inbound.record_new(
+            conn, provider=message.provider, provider_message_id=message.provider_message_id,
+            contact_id=contact.id, recipient=message.recipient, text=message.text,
+            received_at=message.received_at, outcome=outcome,
+        )
+        if inbound_id is None:
+            seen = inbound.find(conn, message.provider, message.provider_message_id)
+            assert seen is not None  # record_new found it, in this same transaction
+            log.info("duplicate %s message %s ignored", message.provider,
+                     message.provider_message_id)
+            return Received(outbox.for_inbound(conn, seen.id), duplicate=True)
+        now = self.clock()
+        ctx = Context(conn, contact, contact.language or self._default_language, now,
+                      self.settings)
+        changes = conn.total_changes
+        if limited:
+            replies = self._limit_notice(conn, ctx)
+        elif ahead is not None and ahead.contact == contact:
+            replies = ahead.replies
+        else:
+            replies = self._dispatch(conn, ctx, message.text, inbound_id)
+        # Only a write can have opted the contact out (STOP) or in (START): without one,
+        # the contact read above is still current and need not be read again.
+        if conn.total_changes != changes:
+            replies = self._allowed(conn, message.sender, replies)
+        elif contact.opted_out:
+            replies = [reply for reply in replies if reply.kind == OPTOUT_CONFIRMATION]
+        status = OutboxStatus.REPLIED if delivery is Delivery.INLINE else OutboxStatus.QUEUED
+        recorded = [self._record_reply(conn, ctx, reply, reply_provider, status, inbound_id,
+                                       now)
+                    for reply in replies]
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s message from %s: %s, %d repl%s", message.provider,
+                     mask(message.sender), outcome, len(replies),
+                     "y" if len(replies) == 1 else "ies")
+        return Received(recorded, duplicate=False)
 
     def _limit_notice(self, conn: sqlite3.Connection, ctx: Context) -> list[Reply]:
         """Say once per window that replies pause; after that, store quietly."""

@@ -46,3 +46,17 @@ def test_mask_hides_the_middle_digits():
     assert mask("+254712345678") == "+254******678"
     assert "712345" not in mask("+254712345678")
     assert mask("12345") == "*****"
+
+
+def test_numbers_are_checked_once_then_remembered_and_the_answer_stays_the_same():
+    from handlers import phone
+
+    phone._e164.cache_clear()
+    for _ in range(3):
+        assert to_e164("0712 345678", "KE") == "+254712345678"
+        with pytest.raises(InvalidNumber, match="not a valid phone number"):
+            to_e164("+254 1234", "KE")
+        with pytest.raises(InvalidNumber, match="not a phone number"):
+            to_e164("+", "KE")
+    info = phone._e164.cache_info()
+    assert info.misses == 3 and info.hits == 6  # libphonenumber ran once per number
