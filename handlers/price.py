@@ -34,13 +34,28 @@ class Query:
     market: Match | None    # None: no market was named
 
 
+PARSED_MAX = 2048   # questions remembered per catalog
+
+
 def parse(catalog: Catalog, text: str) -> Query:
     """Split 'IRISH POTATOES WAKULIMA NAKURU' into the commodity and market meant.
 
     Every split point is tried; the one where both halves match best wins, so names of
     several words need no quotes or separators. The whole text read as one commodity name
-    wins ties (it counts twice its score).
+    wins ties (it counts twice its score). The answer depends on the catalog and the text
+    alone, so it is kept with the catalog: people ask the same few questions.
     """
+    key = ("parse", text)
+    found = catalog.memo.get(key)
+    if found is None:
+        found = _parse(catalog, text)
+        if len(catalog.memo) >= PARSED_MAX:
+            catalog.memo.clear()
+        catalog.memo[key] = found
+    return found  # type: ignore[no-any-return]
+
+
+def _parse(catalog: Catalog, text: str) -> Query:
     words = phrase(text).split()
     whole = " ".join(words)
     split, split_score = None, -1.0

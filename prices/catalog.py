@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import csv
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -157,6 +158,9 @@ class Catalog:
 
     commodities: Index
     markets: Index
+    # Answers worked out from this catalog alone (how a question splits into names), kept
+    # while the catalog is: a new catalog is built whenever names or aliases change.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, conn: sqlite3.Connection) -> Catalog:

@@ -44,19 +44,26 @@ def _marks(ids: Sequence[int]) -> str:
     return ",".join("?" * len(ids))
 
 
-# Look-ups that scan every price of a commodity (which markets have it, what is reported
-# most) are kept per database and data version: they change only when an import adds rows,
-# and a USSD menu asks them on almost every screen.
+# Look-ups are kept per database and data version: they change only when prices change,
+# and people ask the same few questions (and a USSD menu asks some on almost every screen).
+# The version is the newest price row and the newest import: every import, even one that
+# only updates prices or moves a market, is logged in `imports` in its own transaction.
 _MEMO: dict[tuple[Any, ...], Any] = {}
-_MEMO_MAX = 512
+_MEMO_MAX = 1024
 _MISSING = object()
 
 
+def data_version(conn: sqlite3.Connection) -> tuple[Any, ...]:
+    """What identifies the price data a connection sees now: one statement."""
+    where = getattr(conn, "lock_path", None) or conn.execute("PRAGMA database_list").fetchone()[2]
+    row = conn.execute("SELECT (SELECT MAX(id) FROM prices), (SELECT MAX(id) FROM imports)"
+                       ).fetchone()
+    return (where, row[0], row[1])
+
+
 def _memoized(conn: sqlite3.Connection, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
-    """`compute()`, or its earlier result for this database while no price row was added."""
-    path = conn.execute("PRAGMA database_list").fetchone()[2]
-    newest = conn.execute("SELECT MAX(id) FROM prices").fetchone()[0]
-    full = (path, newest, *key)
+    """`compute()`, or its earlier result for this database while its prices are unchanged."""
+    full = (*data_version(conn), *key)
     found = _MEMO.get(full, _MISSING)
     if found is _MISSING:
         # Threads may answer PRICE at the same time (outside the write lock): keep the
@@ -84,6 +91,13 @@ def latest_at_market(conn: sqlite3.Connection, commodity_ids: Sequence[int],
     """
     if not commodity_ids:
         return []
+    ids = tuple(commodity_ids)
+    return list(_memoized(conn, ("latest", ids, market_id),
+                          lambda: _latest_at_market(conn, ids, market_id)))
+
+
+def _latest_at_market(conn: sqlite3.Connection, commodity_ids: Sequence[int],
+                      market_id: int) -> tuple[Quote, ...]:
     latest = " UNION ALL ".join(
         "SELECT * FROM (SELECT commodity_id, market_id, unit, price_type, currency,"
         " MAX(date) AS date FROM prices WHERE commodity_id = ? AND market_id = ?"
@@ -103,7 +117,7 @@ def latest_at_market(conn: sqlite3.Connection, commodity_ids: Sequence[int],
         f" ORDER BY s.date DESC, s.price_type DESC, s.commodity_id, s.unit, s.currency",
         [value for commodity_id in commodity_ids for value in (commodity_id, market_id)],
     ).fetchall()
-    return [_quote(row) for row in rows]
+    return tuple(_quote(row) for row in rows)
 
 
 def _quote(row: sqlite3.Row) -> Quote:

@@ -158,3 +158,20 @@ def test_lang_switches_every_reply(client):
 
 def test_price_alone_explains_usage(client):
     assert say(client, "PRICE").startswith("Send PRICE and a product")
+
+
+def test_an_import_that_only_updates_a_price_is_answered_at_once(client, tmp_path):
+    """Answers are remembered per data version; an import that changes a price in place
+    (same series and date, so no new row) must still be seen by the next question."""
+    assert say(client, "PRICE MAIZE NAKURU").startswith(
+        "Maize, Nakuru, 15 Apr 2022: wholesale KES 35.88/kg (up 0.57).")
+    with KENYA.open(newline="") as handle:
+        header = handle.readline()
+    update = tmp_path / "update.csv"
+    update.write_text(header + "2022-04-15,Rift Valley,Nakuru,Nakuru,1850,-0.28,36.07,"
+                      "cereals and tubers,Maize,51,KG,actual,Wholesale,KES,40.31,0.35\n")
+    conn = db.connect(tmp_path / "test.db")
+    report = import_prices(conn, update, country="KE")
+    assert (report.inserted, report.updated) == (0, 1)
+    assert say(client, "PRICE MAIZE NAKURU").startswith(
+        "Maize, Nakuru, 15 Apr 2022: wholesale KES 40.31/kg (up 5).")
