@@ -273,16 +273,18 @@ def grouped(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -
     writing page 1 and each touched index page to the WAL, and a checkpoint now and then.
     Under load, messages arrive while another is being written; so the first thread to
     find no batch running becomes the leader. It takes the write lock and then every job
-    queued by then (its own and the others'), runs each inside its own SAVEPOINT on its own
-    connection, and commits them in one transaction; the others wait and get their results
+    queued by then (its own and the others'), runs them one after the other on its own
+    connection and commits them in one transaction; the others wait and get their results
     only after that COMMIT. Alone, a job is one transaction as with `transaction()`.
 
     `work` gets the connection to use, which may be another thread's (the leader's): it must
     do all its database work through that argument and nothing else that depends on the
-    calling thread. A job that raises has its own writes undone (ROLLBACK TO its
-    savepoint) and its exception raised in its caller; the other jobs still commit. If the
-    batch as a whole cannot commit (SQLite rolled the transaction back, or COMMIT failed),
-    each job is run again alone, so a bad batch-mate never costs a job its write.
+    calling thread, and it may be run again (its earlier run rolled back): if any job of a
+    batch raises, or the batch cannot commit, the whole batch is rolled back and each job
+    is run again alone, in its own transaction. So a failing job's writes are undone, its
+    exception is raised in its own caller, and a bad batch-mate never costs a job its
+    write. (Jobs rarely fail, so this costs less than a SAVEPOINT around every job: two
+    statements each, and every statement lets go of the GIL.)
 
     Written by hand: SQLite has no group commit of its own, and no library adds one.
     """
@@ -335,15 +337,14 @@ def _lead(conn: sqlite3.Connection, lock: WriteLock, group: _Group, own: _Job) -
             batch, group.pending = group.pending, []
         try:
             _run_batch(conn, batch)
-        except Exception as exc:  # noqa: BLE001 - handed to each caller, or retried alone
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, or each run alone
             if len(batch) == 1:
-                batch[0].error = batch[0].error or exc
+                batch[0].error = exc
             else:
-                log.warning("group commit of %d writes failed (%s); writing each alone",
-                            len(batch), exc)
+                log.info("group commit of %d writes failed (%s); writing each alone",
+                         len(batch), exc)
                 for job in batch:
-                    if job.error is None:
-                        _run_alone(conn, job)
+                    _run_alone(conn, job)
         checkpoint = lock.committed()
     finally:
         lock.release()
@@ -357,27 +358,11 @@ def _lead(conn: sqlite3.Connection, lock: WriteLock, group: _Group, own: _Job) -
             log.warning("WAL checkpoint failed: %s", exc)
 
 
-class _TransactionLost(Exception):
-    """SQLite rolled the whole transaction back while running one job."""
-
-
 def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if len(batch) == 1:   # alone: the transaction is its savepoint
-            batch[0].result = batch[0].work(conn)
-            conn.execute("COMMIT")
-            return
         for job in batch:
-            conn.execute("SAVEPOINT grouped")
-            try:
-                job.result = job.work(conn)
-            except Exception as exc:
-                job.error = exc
-                if not conn.in_transaction:  # SQLite gave up the whole transaction
-                    raise _TransactionLost(str(exc)) from exc
-                conn.execute("ROLLBACK TO grouped")
-            conn.execute("RELEASE grouped")
+            job.result = job.work(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

@@ -45,6 +45,10 @@ class Received:
     duplicate: bool
 
 
+class _WroteWhileReading(Exception):
+    """A command marked as reading only wrote and then failed: undo the whole message."""
+
+
 @dataclass(frozen=True, slots=True)
 class Ahead:
     """A read-only command's answer, worked out before the write transaction for a contact."""
@@ -73,13 +77,21 @@ class Gateway:
 
         Every statement here runs while this process holds the database's write lock (and
         each lets go of the GIL), so there are as few as the rules allow: for a HELP from a
-        known sender, BEGIN, the contact with its rate count, the message, the reply and
-        COMMIT, and the handler's savepoint.
+        known sender, the contact with its rate count, the message and the reply, in a
+        transaction shared with the messages other threads are writing (db.grouped). A
+        command that writes also gets a SAVEPOINT, so that its failure undoes its writes
+        and keeps the message.
         """
-        ahead = self._answer_ahead(conn, message) if self.router.reads_only(message.text) else None
-        return grouped(conn, lambda shared: self._receive(shared, message, delivery=delivery,
-                                                         reply_provider=reply_provider,
-                                                         ahead=ahead))
+        reads_only, worth_ahead = self.router.reading(message.text)
+        ahead = self._answer_ahead(conn, message) if worth_ahead else None
+        try:
+            return grouped(conn, lambda shared: self._receive(
+                shared, message, delivery=delivery, reply_provider=reply_provider, ahead=ahead,
+                careful=not reads_only))
+        except _WroteWhileReading:
+            # Its writes went with the rest of the message; now again, with a savepoint.
+            return grouped(conn, lambda shared: self._receive(
+                shared, message, delivery=delivery, reply_provider=reply_provider, careful=True))
 
     def _answer_ahead(self, conn: sqlite3.Connection, message: InboundMessage) -> Ahead | None:
         """The answer to a command that only reads (PRICE, STD), worked out before the write
@@ -120,7 +132,8 @@ class Gateway:
                 conn.execute("ROLLBACK")
 
     def _receive(self, conn: sqlite3.Connection, message: InboundMessage, *,
-                 delivery: Delivery, reply_provider: str, ahead: Ahead | None = None) -> Received:
+                 delivery: Delivery, reply_provider: str, ahead: Ahead | None = None,
+                 careful: bool = True) -> Received:
         """`receive` inside the write transaction, on the connection it runs on."""
         # The first delivery of this id created the contact, so for a repeat this
         # finds it and changes nothing.
@@ -147,7 +160,7 @@ class Gateway:
         elif ahead is not None and ahead.contact == contact:
             replies = ahead.replies
         else:
-            replies = self._dispatch(conn, ctx, message.text, inbound_id)
+            replies = self._dispatch(conn, ctx, message.text, inbound_id, careful=careful)
         # Only a write can have opted the contact out (STOP) or in (START): without one,
         # the contact read above is still current and need not be read again.
         if conn.total_changes != changes:
@@ -172,19 +185,33 @@ class Gateway:
         return [Reply(ctx.t("rate_limited", minutes=max(1, self._window_seconds // 60)))]
 
     def _dispatch(self, conn: sqlite3.Connection, ctx: Context, text: str,
-                  inbound_id: int) -> list[Reply]:
+                  inbound_id: int, *, careful: bool = True) -> list[Reply]:
+        if not careful:
+            # A command that only reads has nothing to undo: no SAVEPOINT (two statements).
+            changes = conn.total_changes
+            try:
+                return self.router.dispatch(ctx, text)
+            except Exception:  # noqa: BLE001 - logged with its traceback by _failed
+                if conn.total_changes != changes:
+                    log.error("a command marked as reading only wrote, then failed: %r",
+                              text[:20])
+                    raise _WroteWhileReading from None
+                return self._failed(conn, ctx, inbound_id)
         conn.execute("SAVEPOINT handler")
         try:
             replies = self.router.dispatch(ctx, text)
-        except Exception:
-            # A bug in one command must not lose the message or answer the provider 500:
-            # undo the command's writes, keep the message, tell the sender to try later.
+        except Exception:  # noqa: BLE001 - logged with its traceback by _failed
             conn.execute("ROLLBACK TO handler")
-            inbound.set_outcome(conn, inbound_id, Outcome.FAILED)
-            log.exception("handler failed on inbound message %d", inbound_id)
-            replies = [Reply(ctx.t("error"))]
+            replies = self._failed(conn, ctx, inbound_id)
         conn.execute("RELEASE handler")
         return replies
+
+    def _failed(self, conn: sqlite3.Connection, ctx: Context, inbound_id: int) -> list[Reply]:
+        # A bug in one command must not lose the message or answer the provider 500: its
+        # writes are undone, the message kept, and the sender told to try again later.
+        inbound.set_outcome(conn, inbound_id, Outcome.FAILED)
+        log.exception("handler failed on inbound message %d", inbound_id)
+        return [Reply(ctx.t("error"))]
 
     def _allowed(self, conn: sqlite3.Connection, phone: str, replies: list[Reply]) -> list[Reply]:
         """An opted-out contact gets nothing but the opt-out confirmation."""

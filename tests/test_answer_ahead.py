@@ -54,24 +54,28 @@ def spy_ahead(monkeypatch) -> list[object]:
     return seen
 
 
-def test_which_messages_only_read():
+def test_which_messages_only_read_and_which_are_answered_ahead():
     router = build_router()
     for text in ("PRICE MAIZE NAKURU", "bei mahindi", "PRIX MAIS", "MAIZE NAKURU", "STD MAIZE",
                  "what is this"):
-        assert router.reads_only(text), text
-    for text in ("HELP", "STOP", "START", "YES", "REG NAKURU", "LANG SW", "SUB MAIZE", "MY",
+        assert router.reading(text) == (True, True), text
+    assert router.reading("HELP") == (True, False)   # reads, but too little to be worth it
+    for text in ("STOP", "START", "YES", "REG NAKURU", "LANG SW", "SUB MAIZE", "MY",
                  "ORDER 10 BAGS MAIZE", "OFFER 3 5", "JOIN KIMA"):
-        assert not router.reads_only(text), text
+        assert router.reading(text) == (False, False), text
 
 
 def test_a_keyword_of_two_commands_reads_only_if_both_do():
     router = Router()
     router.register(Command("look", {"en": frozenset({"LOOK"})}, lambda c, r: [],
-                            reads_only=True))
+                            reads_only=True, ahead=True))
     router.register(Command("mark", {"sw": frozenset({"LOOK"})}, lambda c, r: []))
-    assert not router.reads_only("LOOK HERE")
+    assert router.reading("LOOK HERE") == (False, False)
+    assert router.reading("ANYTHING") == (True, True)   # no fallback yet: "unknown" reads
     router.add_fallback(lambda c, t: None)  # a fallback not marked as reading only
-    assert not router.reads_only("ANYTHING")
+    assert router.reading("ANYTHING") == (False, False)
+    with pytest.raises(ValueError, match="reads only"):
+        Command("odd", {"en": frozenset({"ODD"})}, lambda c, r: [], ahead=True)
 
 
 def test_a_known_sender_gets_the_same_price_answer_worked_out_ahead(config, clock, monkeypatch):
@@ -131,7 +135,8 @@ def test_a_command_wrongly_marked_as_reading_only_writes_once_inside(config, clo
         return [Reply("done")]
 
     router = build_router()
-    router.register(Command("sneak", {"en": frozenset({"SNEAK"})}, sneaky, reads_only=True))
+    router.register(Command("sneak", {"en": frozenset({"SNEAK"})}, sneaky, reads_only=True,
+                            ahead=True))
     client = create_app(config, router=router, clock=clock).test_client()
     say(client, "HELP")
     with caplog.at_level(logging.ERROR, logger="smsgw.gateway"):
@@ -150,7 +155,8 @@ def test_a_failure_ahead_is_answered_inside_where_failures_are_handled(config, c
         raise RuntimeError("bug")
 
     router = build_router()
-    router.register(Command("flaky", {"en": frozenset({"FLAKY"})}, flaky, reads_only=True))
+    router.register(Command("flaky", {"en": frozenset({"FLAKY"})}, flaky, reads_only=True,
+                            ahead=True))
     client = create_app(config, router=router, clock=clock).test_client()
     say(client, "HELP")
     assert say(client, "FLAKY") == [en.TEXTS["error"]]
@@ -186,3 +192,43 @@ def test_price_questions_from_many_threads_each_get_their_answer(config, clock):
     conn = db.connect(config["database.path"])
     assert conn.execute("SELECT COUNT(*) FROM inbound").fetchone()[0] == 8 + 8 * 15
     assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 8 + 8 * 15
+
+
+def test_a_command_that_only_reads_runs_without_a_savepoint(config, clock):
+    client = create_app(config, clock=clock).test_client()
+    say(client, "HELP")
+    conn = db.connect(config["database.path"])
+    statements: list[str] = []
+    from smsgw import app as application
+
+    with client.application.app_context():
+        application.connection().set_trace_callback(statements.append)
+    assert say(client, "HELP") == [en.TEXTS["help"]]
+    assert not [s for s in statements if "SAVEPOINT" in s]
+    assert say(client, "LANG SW")
+    assert [s for s in statements if s.startswith("SAVEPOINT")] == ["SAVEPOINT handler"]
+    conn.close()
+
+
+def test_a_reading_command_that_writes_then_fails_is_undone_whole_and_kept_as_failed(
+        config, clock, caplog):
+    calls: list[int] = []
+
+    def liar(ctx, rest):
+        ctx.conn.execute("UPDATE contacts SET language = 'fr' WHERE id = ?", (ctx.contact.id,))
+        calls.append(1)
+        raise RuntimeError("bug")
+
+    router = build_router()
+    router.register(Command("liar", {"en": frozenset({"LIAR"})}, liar, reads_only=True))
+    client = create_app(config, router=router, clock=clock).test_client()
+    say(client, "HELP")
+    with caplog.at_level(logging.ERROR, logger="smsgw.gateway"):
+        assert say(client, "LIAR") == [en.TEXTS["error"]]
+    assert "marked as reading only wrote, then failed" in caplog.text
+    assert len(calls) == 2   # once without a savepoint, undone whole; once with one
+    conn = db.connect(config["database.path"])
+    assert conn.execute("SELECT language FROM contacts").fetchone()[0] is None
+    outcomes = [r[0] for r in conn.execute("SELECT outcome FROM inbound ORDER BY id")]
+    assert outcomes == ["handled", "failed"]   # the message is stored once, as failed
+    assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 2

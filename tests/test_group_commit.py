@@ -105,7 +105,7 @@ def test_a_failing_write_is_undone_alone_and_raised_in_its_own_thread(path):
     outcomes = batch(path, {"a": insert("a"), "bad": fails, "b": insert("b")})
     assert outcomes["bad"][0] == "error" and str(outcomes["bad"][1]) == "bad input"
     assert outcomes["a"][0] == outcomes["b"][0] == "ok"
-    assert sorted(rows(path)) == ["a", "b"]  # 'half' was rolled back with its savepoint
+    assert sorted(rows(path)) == ["a", "b"]  # 'half' was rolled back
 
 
 def test_a_constraint_error_fails_only_its_own_write(path):
