@@ -243,11 +243,12 @@ def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 class _Job:
     """One caller's share of a group commit: its work, and what came of it."""
 
-    __slots__ = ("done", "error", "result", "work")
+    __slots__ = ("committed", "done", "error", "result", "work")
 
     def __init__(self, work: Callable[[sqlite3.Connection], object]) -> None:
         self.work = work
         self.done = False
+        self.committed = False
         self.result: object = None
         self.error: BaseException | None = None
 
@@ -350,6 +351,10 @@ def _lead(conn: sqlite3.Connection, lock: WriteLock, group: _Group, own: _Job) -
         lock.release()
         with group.cond:
             for job in batch:   # the leader's own job is always among them
+                if not job.committed and job.error is None:
+                    # The leader was interrupted (SystemExit as the server stops, say)
+                    # before this write was committed: its caller must not take it as done.
+                    job.error = sqlite3.OperationalError("database write interrupted; try again")
                 job.done = True
     if checkpoint:
         try:
@@ -364,6 +369,8 @@ def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
         for job in batch:
             job.result = job.work(conn)
         conn.execute("COMMIT")
+        for job in batch:
+            job.committed = True
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -376,6 +383,7 @@ def _run_alone(conn: sqlite3.Connection, job: _Job) -> None:
         conn.execute("BEGIN IMMEDIATE")
         result = job.work(conn)
         conn.execute("COMMIT")
+        job.committed = True
     except Exception as exc:  # noqa: BLE001 - raised again in the job's own thread
         if conn.in_transaction:
             conn.execute("ROLLBACK")

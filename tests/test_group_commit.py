@@ -172,3 +172,37 @@ def test_many_threads_many_writes_none_lost_none_twice(path):
         thread.join(30)
     assert not errors
     assert len(rows(path)) == 300
+
+
+def test_a_batch_interrupted_before_its_commit_fails_every_write_it_held(path):
+    def interrupted(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO log (who) VALUES ('stopping')")
+        raise KeyboardInterrupt   # as SystemExit when gunicorn stops a worker
+
+    holder = db.connect(path)
+    outcomes: dict[str, tuple[str, Any]] = {}
+
+    def run(name: str, work: Callable[[sqlite3.Connection], Any]) -> None:
+        conn = db.connect(path)
+        try:
+            outcomes[name] = ("ok", db.grouped(conn, work))
+        except BaseException as exc:  # noqa: BLE001 - the test looks at it
+            outcomes[name] = ("error", exc)
+
+    with db.transaction(holder):
+        first = threading.Thread(target=run, args=("stop", interrupted))
+        first.start()
+        deadline = time.monotonic() + 10
+        while pending(path) < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        second = threading.Thread(target=run, args=("a", insert("a")))
+        second.start()
+        while pending(path) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+    first.join(10)
+    second.join(10)
+    assert isinstance(outcomes["stop"][1], KeyboardInterrupt)
+    assert outcomes["a"][0] == "error" and "interrupted" in str(outcomes["a"][1])
+    assert rows(path) == {}   # nothing of the batch was committed, and nobody was told so
