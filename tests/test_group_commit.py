@@ -51,22 +51,28 @@ def pending(path: Path) -> int:
     return 0 if group is None else len(group.pending)
 
 
+def runner(path: Path, outcomes: dict[str, tuple[str, Any]]
+           ) -> Callable[[str, Callable[[sqlite3.Connection], Any]], None]:
+    """A thread body: one grouped write on its own connection, its outcome recorded as
+    ("ok", result) or ("error", exception)."""
+    def run(name: str, work: Callable[[sqlite3.Connection], Any]) -> None:
+        conn = db.connect(path)
+        try:
+            outcomes[name] = ("ok", db.grouped(conn, work))
+        except BaseException as exc:  # noqa: BLE001 - the test looks at it
+            outcomes[name] = ("error", exc)
+        finally:
+            conn.close()
+    return run
+
+
 def batch(path: Path, works: dict[str, Callable[[sqlite3.Connection], Any]]
           ) -> dict[str, tuple[str, Any]]:
     """Run each work in its own thread and connection while the write lock is held, so they
     queue up; then let go. What each thread got: ("ok", result) or ("error", exception)."""
     holder = db.connect(path)
     outcomes: dict[str, tuple[str, Any]] = {}
-
-    def run(name: str, work: Callable[[sqlite3.Connection], Any]) -> None:
-        conn = db.connect(path)
-        try:
-            outcomes[name] = ("ok", db.grouped(conn, work))
-        except Exception as exc:  # noqa: BLE001 - the test looks at it
-            outcomes[name] = ("error", exc)
-        finally:
-            conn.close()
-
+    run = runner(path, outcomes)
     threads = [threading.Thread(target=run, args=item) for item in works.items()]
     with db.transaction(holder):
         for thread in threads:
@@ -181,14 +187,7 @@ def test_a_batch_interrupted_before_its_commit_fails_every_write_it_held(path):
 
     holder = db.connect(path)
     outcomes: dict[str, tuple[str, Any]] = {}
-
-    def run(name: str, work: Callable[[sqlite3.Connection], Any]) -> None:
-        conn = db.connect(path)
-        try:
-            outcomes[name] = ("ok", db.grouped(conn, work))
-        except BaseException as exc:  # noqa: BLE001 - the test looks at it
-            outcomes[name] = ("error", exc)
-
+    run = runner(path, outcomes)
     with db.transaction(holder):
         first = threading.Thread(target=run, args=("stop", interrupted))
         first.start()
