@@ -211,10 +211,15 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     finally:
         lock.release()
     if checkpoint:
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error as exc:  # committed all the same; the next one will catch up
-            log.warning("WAL checkpoint failed: %s", exc)
+        _checkpoint(conn)
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    """A PASSIVE WAL checkpoint, run after letting go of the write lock (CHECKPOINT_EVERY)."""
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.Error as exc:  # committed all the same; the next one will catch up
+        log.warning("WAL checkpoint failed: %s", exc)
 
 
 def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
@@ -357,10 +362,7 @@ def _lead(conn: sqlite3.Connection, lock: WriteLock, group: _Group, own: _Job) -
                     job.error = sqlite3.OperationalError("database write interrupted; try again")
                 job.done = True
     if checkpoint:
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error as exc:
-            log.warning("WAL checkpoint failed: %s", exc)
+        _checkpoint(conn)
 
 
 def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:

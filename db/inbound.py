@@ -29,26 +29,6 @@ def find(conn: sqlite3.Connection, provider: str, provider_message_id: str) -> I
     return InboundRecord(row[0], row[1], row[2], row[3]) if row else None
 
 
-def record(
-    conn: sqlite3.Connection,
-    *,
-    provider: str,
-    provider_message_id: str,
-    contact_id: int,
-    recipient: str,
-    text: str,
-    received_at: datetime,
-    outcome: str,
-) -> int:
-    """Store one inbound message; return its id."""
-    cursor = conn.execute(
-        "INSERT INTO inbound (provider, provider_message_id, contact_id, recipient, text,"
-        " received_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (provider, provider_message_id, contact_id, recipient, text, iso(received_at), outcome),
-    )
-    return int(cursor.lastrowid or 0)
-
-
 def record_new(
     conn: sqlite3.Connection,
     *,
@@ -62,7 +42,7 @@ def record_new(
 ) -> int | None:
     """Store a message unless this provider already delivered this id: its new id, or None.
 
-    One statement for the check and the insert, where `find` then `record` take two.
+    One statement for the check and the insert, where a look-up and an insert take two.
     """
     cursor = conn.execute(
         "INSERT INTO inbound (provider, provider_message_id, contact_id, recipient, text,"

@@ -104,10 +104,6 @@ class Router:
         # No keyword: the fallbacks, then the "unknown" answer, which only reads.
         return self._fallbacks_read_only, self._fallbacks_ahead
 
-    def reads_only(self, text: str) -> bool:
-        """Whether every command this message could run only reads."""
-        return self.reading(text)[0]
-
     def is_always(self, text: str) -> bool:
         """Whether the message is one that must work even for a rate-limited sender (STOP)."""
         match = self.match(text)
