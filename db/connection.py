@@ -248,23 +248,28 @@ def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 class _Job:
     """One caller's share of a group commit: its work, and what came of it."""
 
-    __slots__ = ("committed", "done", "error", "result", "work")
+    __slots__ = ("committed", "done", "error", "lead", "result", "wake", "work")
 
     def __init__(self, work: Callable[[sqlite3.Connection], object]) -> None:
         self.work = work
-        self.done = False
+        self.done = False        # run, and committed or failed: `result` or `error` is final
+        self.lead = False        # this job's thread is to lead the next batch
         self.committed = False
         self.result: object = None
         self.error: BaseException | None = None
+        # Held from the start; released once, by the thread that finishes this job's batch
+        # or makes this job's thread the next leader. Its caller waits by acquiring it.
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 class _Group:
     """The jobs of one database file waiting for its next group commit, in this process."""
 
     def __init__(self) -> None:
-        self.cond = threading.Condition(threading.Lock())
+        self.mutex = threading.Lock()
         self.pending: list[_Job] = []
-        self.leading = False   # a thread is running (or about to run) a batch
+        self.leading = False   # a thread is running a batch, or has been told to run the next
 
 
 _groups: dict[str, _Group] = {}
@@ -282,6 +287,11 @@ def grouped(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -
     queued by then (its own and the others'), runs them one after the other on its own
     connection and commits them in one transaction; the others wait and get their results
     only after that COMMIT. Alone, a job is one transaction as with `transaction()`.
+
+    When a batch is done, its leader wakes exactly the threads whose jobs it ran, and,
+    if jobs were queued meanwhile, the thread of the first of them, which leads the next
+    batch. Nobody else wakes: each wake-up is a thread switch and a fight for the GIL,
+    so a shared condition woken for all would cost every waiting thread one per batch.
 
     `work` gets the connection to use, which may be another thread's (the leader's): it must
     do all its database work through that argument and nothing else that depends on the
@@ -308,20 +318,18 @@ def grouped(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -
         with _locks_guard:
             group = _groups.setdefault(lock.path, _Group())
     job = _Job(work)
-    with group.cond:
+    with group.mutex:
         group.pending.append(job)
-        while group.leading and not job.done:
-            group.cond.wait()
-        lead = not job.done
-        if lead:
-            group.leading = True
-    if lead:
+        if not group.leading:
+            group.leading = job.lead = True
+    if not job.lead:
         try:
-            _lead(conn, lock, group, job)
-        finally:
-            with group.cond:
-                group.leading = False
-                group.cond.notify_all()
+            job.wake.acquire()   # until our batch is done, or we are to lead the next
+        except BaseException:
+            _abandon(group, job)
+            raise
+    if not job.done:
+        _lead(conn, lock, group, job)
     if job.error is not None:
         raise job.error
     return job.result  # type: ignore[return-value]
@@ -329,40 +337,75 @@ def grouped(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -
 
 def _lead(conn: sqlite3.Connection, lock: WriteLock, group: _Group, own: _Job) -> None:
     """Take the write lock, then every queued job, and commit them as one transaction."""
-    try:
-        lock.acquire()
-    except BaseException:
-        with group.cond:   # the batch was not taken: only the leader's own job gives up
-            group.pending.remove(own)
-        raise
     batch: list[_Job] = []
     checkpoint = False
     try:
-        # Taken after the lock, so jobs queued while we waited for it ride along.
-        with group.cond:
-            batch, group.pending = group.pending, []
         try:
-            _run_batch(conn, batch)
-        except Exception as exc:  # noqa: BLE001 - handed to the caller, or each run alone
-            if len(batch) == 1:
-                batch[0].error = exc
-            else:
-                log.info("group commit of %d writes failed (%s); writing each alone",
-                         len(batch), exc)
-                for job in batch:
-                    _run_alone(conn, job)
-        checkpoint = lock.committed()
+            lock.acquire()
+        except BaseException:
+            with group.mutex:   # the batch was not taken: only the leader's own job gives up
+                group.pending.remove(own)
+            raise
+        try:
+            # Taken after the lock, so jobs queued while we waited for it ride along.
+            with group.mutex:
+                batch, group.pending = group.pending, []
+            try:
+                _run_batch(conn, batch)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller, or each run alone
+                if len(batch) == 1:
+                    batch[0].error = exc
+                else:
+                    log.info("group commit of %d writes failed (%s); writing each alone",
+                             len(batch), exc)
+                    for job in batch:
+                        _run_alone(conn, job)
+            checkpoint = lock.committed()
+        finally:
+            lock.release()
     finally:
-        lock.release()
-        with group.cond:
-            for job in batch:   # the leader's own job is always among them
-                if not job.committed and job.error is None:
-                    # The leader was interrupted (SystemExit as the server stops, say)
-                    # before this write was committed: its caller must not take it as done.
-                    job.error = sqlite3.OperationalError("database write interrupted; try again")
-                job.done = True
+        _finish(group, batch, own)
     if checkpoint:
         _checkpoint(conn)
+
+
+def _finish(group: _Group, batch: list[_Job], own: _Job) -> None:
+    """Hand each job of a batch its outcome and wake its thread; pass on the lead."""
+    with group.mutex:
+        for job in batch:   # the leader's own job is among them, unless it never got the lock
+            if not job.committed and job.error is None:
+                # The leader was interrupted (SystemExit as the server stops, say) before
+                # this write was committed: its caller must not take it as done.
+                job.error = sqlite3.OperationalError("database write interrupted; try again")
+            job.done = True
+        successor = group.pending[0] if group.pending else None
+        if successor is None:
+            group.leading = False
+        else:
+            successor.lead = True
+    for job in batch:
+        if job is not own:
+            job.wake.release()
+    if successor is not None:
+        successor.wake.release()
+
+
+def _abandon(group: _Group, job: _Job) -> None:
+    """A waiting caller is leaving (an exception while it waited): its job must not keep
+    the others waiting. Unless a batch already holds it, it is dropped; if it had been
+    made the next leader, the lead goes to the next queued job."""
+    successor = None
+    with group.mutex:
+        if job in group.pending:
+            group.pending.remove(job)
+            if job.lead:
+                successor = group.pending[0] if group.pending else None
+                if successor is None:
+                    group.leading = False
+                else:
+                    successor.lead = True
+    if successor is not None:
+        successor.wake.release()
 
 
 def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:

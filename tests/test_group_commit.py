@@ -205,3 +205,61 @@ def test_a_batch_interrupted_before_its_commit_fails_every_write_it_held(path):
     assert isinstance(outcomes["stop"][1], KeyboardInterrupt)
     assert outcomes["a"][0] == "error" and "interrupted" in str(outcomes["a"][1])
     assert rows(path) == {}   # nothing of the batch was committed, and nobody was told so
+
+
+def test_writes_queued_during_a_batch_go_in_the_next_one_led_by_the_first_of_them(path):
+    # "a" runs alone and stays inside its batch until b and c have queued behind it; when
+    # it is done, the lead goes to b (queued first), which commits b and c together on
+    # its own connection. Only the threads with a finished write or the lead are woken.
+    inside, go_on = threading.Event(), threading.Event()
+    connections: dict[str, int] = {}
+
+    def slow(conn: sqlite3.Connection) -> tuple[int, int]:
+        inside.set()
+        assert go_on.wait(10)
+        return insert("a")(conn)
+
+    outcomes: dict[str, tuple[str, Any]] = {}
+    run = runner(path, outcomes)
+
+    def named(name: str, work: Callable[[sqlite3.Connection], Any]) -> None:
+        conn = db.connect(path)
+        connections[name] = id(conn)
+        try:
+            outcomes[name] = ("ok", db.grouped(conn, work))
+        finally:
+            conn.close()
+
+    first = threading.Thread(target=run, args=("a", slow))
+    first.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=named, args=("b", insert("b")))
+    second.start()
+    deadline = time.monotonic() + 10
+    while pending(path) < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    third = threading.Thread(target=named, args=("c", insert("c")))
+    third.start()
+    while pending(path) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    go_on.set()
+    for thread in (first, second, third):
+        thread.join(10)
+    assert sorted(rows(path)) == ["a", "b", "c"]
+    assert outcomes["b"][1][1] == outcomes["c"][1][1] == connections["b"]
+    assert outcomes["a"][1][1] not in connections.values()
+    assert pending(path) == 0
+
+
+def test_a_caller_leaving_while_made_leader_passes_the_lead_on(path):
+    group = connection._Group()
+    leaving, next_one = connection._Job(insert("x")), connection._Job(insert("y"))
+    group.pending = [leaving, next_one]
+    group.leading = leaving.lead = True
+    connection._abandon(group, leaving)
+    assert group.pending == [next_one] and group.leading
+    assert next_one.lead and next_one.wake.acquire(blocking=False)
+    connection._abandon(group, next_one)   # the last one: nobody is left to lead
+    assert group.pending == [] and not group.leading
