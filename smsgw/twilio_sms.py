@@ -20,6 +20,7 @@ from twilio.http import HttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
 from db.outbox import OutboxMessage, OutboxStatus
@@ -110,13 +111,38 @@ def read_form(request: Request) -> MultiDict[str, str]:
     Twilio posts application/x-www-form-urlencoded: that body is decoded here with the
     very call werkzeug's form parser makes (parse_qsl, blank values kept, bad escapes
     kept escaped), without the rest of its general machinery, which cost a third more.
-    Any other body goes through `request.form` as before. The body is read through
-    `request.get_data`, so the MAX_CONTENT_LENGTH limit (413) applies the same way.
+    Any other body goes through `request.form` as before. A body that is not UTF-8 (no
+    Twilio request is) is a MalformedRequest, answered 400.
     """
     if request.mimetype != "application/x-www-form-urlencoded":
         return request.form
-    text = request.get_data().decode()
+    try:
+        text = body_of(request).decode()
+    except UnicodeDecodeError:
+        raise MalformedRequest("the body is not UTF-8 form data") from None
     return MultiDict(parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"))
+
+
+def body_of(request: Request) -> bytes:
+    """The request body, as `request.get_data()` reads it, with the same limits: 413 over
+    MAX_CONTENT_LENGTH, 400 if the client sends less than it announced.
+
+    With a Content-Length, exactly that many bytes are read from the server's input
+    stream, as PEP 3333 asks; werkzeug's guarded stream (which reads on until the end of
+    the input, a chunk at a time) took a tenth of a HELP's time in the web layer. Without
+    one (a chunked body), `get_data` reads it as before.
+    """
+    length = request.content_length
+    stream = request.environ.get("wsgi.input")
+    if length is None or stream is None:
+        return request.get_data()
+    limit = request.max_content_length
+    if limit is not None and length > limit:
+        raise RequestEntityTooLarge()
+    data = stream.read(length) if length else b""
+    if len(data) != length:
+        raise ClientDisconnected()
+    return bytes(data)
 
 
 def _required(form: Mapping[str, str], name: str) -> str:

@@ -121,6 +121,49 @@ def test_malformed_signed_requests_get_400_with_reason(client, conn):
     assert conn.execute("SELECT COUNT(*) FROM inbound").fetchone()[0] == 0
 
 
+def raw_post(client, body: bytes, **environ):
+    """POST raw bytes as a Twilio form, signed over the form they decode to (if any)."""
+    from urllib.parse import parse_qsl
+    try:
+        params = dict(parse_qsl(body.decode(), keep_blank_values=True))
+    except UnicodeDecodeError:
+        params = {}
+    return client.post(PUBLIC_URL + SMS, data=body, environ_overrides=environ, headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": twilio_signature(PUBLIC_URL + SMS, params)})
+
+
+def test_a_body_that_is_not_utf8_is_a_clear_400_not_a_500(client, conn):
+    from urllib.parse import urlencode
+    body = urlencode(twilio_inbound("HELP")).encode() + b"&Note=\xff\xfe"
+    response = raw_post(client, body)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "the body is not UTF-8 form data"
+    assert conn.execute("SELECT COUNT(*) FROM inbound").fetchone()[0] == 0
+
+
+def test_the_body_is_read_to_its_announced_length_and_no_further(client, conn):
+    from io import BytesIO
+    from urllib.parse import urlencode
+    body = urlencode(twilio_inbound("HELP")).encode()
+    # The server's stream holds more than the request (the start of a next one):
+    # only Content-Length bytes belong to this request, and the signature covers them.
+    longer = BytesIO(body + b"&Body=STOP")
+    response = raw_post(client, body, **{"wsgi.input": longer, "CONTENT_LENGTH": str(len(body))})
+    assert response.status_code == 200 and "<Message>" in response.get_data(as_text=True)
+    # A client that sends less than it announced gets a 400, and nothing is stored.
+    short = BytesIO(body[:-10])
+    response = raw_post(client, body, **{"wsgi.input": short, "CONTENT_LENGTH": str(len(body))})
+    assert response.status_code == 400
+    assert conn.execute("SELECT COUNT(*) FROM inbound").fetchone()[0] == 1
+
+
+def test_an_oversized_twilio_body_is_413_and_nothing_is_stored(client, conn):
+    response = raw_post(client, b"Body=" + b"x" * 70_000)
+    assert response.status_code == 413
+    assert conn.execute("SELECT COUNT(*) FROM inbound").fetchone()[0] == 0
+
+
 def test_1600_character_message_with_emoji_gets_an_answer(client):
     body = "PRICE " + "🌽" * 797
     assert len(body) <= 1600
