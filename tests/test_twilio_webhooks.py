@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from conftest import (PUBLIC_URL, TWILIO_TOKEN, outbox_rows, post_twilio, sent_message,
-                      twilio_inbound, twilio_signature)
+from io import BytesIO
+from urllib.parse import parse_qsl, urlencode
+
+from conftest import (
+    PUBLIC_URL,
+    TWILIO_TOKEN,
+    outbox_rows,
+    post_twilio,
+    sent_message,
+    twilio_inbound,
+    twilio_signature,
+)
 from twilio.request_validator import RequestValidator
 
 from db import outbox
@@ -123,7 +133,6 @@ def test_malformed_signed_requests_get_400_with_reason(client, conn):
 
 def raw_post(client, body: bytes, **environ):
     """POST raw bytes as a Twilio form, signed over the form they decode to (if any)."""
-    from urllib.parse import parse_qsl
     try:
         params = dict(parse_qsl(body.decode(), keep_blank_values=True))
     except UnicodeDecodeError:
@@ -134,7 +143,6 @@ def raw_post(client, body: bytes, **environ):
 
 
 def test_a_body_that_is_not_utf8_is_a_clear_400_not_a_500(client, conn):
-    from urllib.parse import urlencode
     body = urlencode(twilio_inbound("HELP")).encode() + b"&Note=\xff\xfe"
     response = raw_post(client, body)
     assert response.status_code == 400
@@ -143,8 +151,6 @@ def test_a_body_that_is_not_utf8_is_a_clear_400_not_a_500(client, conn):
 
 
 def test_the_body_is_read_to_its_announced_length_and_no_further(client, conn):
-    from io import BytesIO
-    from urllib.parse import urlencode
     body = urlencode(twilio_inbound("HELP")).encode()
     # The server's stream holds more than the request (the start of a next one):
     # only Content-Length bytes belong to this request, and the signature covers them.
