@@ -51,6 +51,14 @@ def pending(path: Path) -> int:
     return 0 if group is None else len(group.pending)
 
 
+def wait_until_queued(path: Path, count: int) -> None:
+    """Wait until `count` grouped writes are queued for this database (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while pending(path) < count:
+        assert time.monotonic() < deadline, "writes did not queue up"
+        time.sleep(0.005)
+
+
 def runner(path: Path, outcomes: dict[str, tuple[str, Any]]
            ) -> Callable[[str, Callable[[sqlite3.Connection], Any]], None]:
     """A thread body: one grouped write on its own connection, its outcome recorded as
@@ -77,10 +85,7 @@ def batch(path: Path, works: dict[str, Callable[[sqlite3.Connection], Any]]
     with db.transaction(holder):
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 10
-        while pending(path) < len(works):  # every write queued behind the held lock
-            assert time.monotonic() < deadline, "writes did not queue up"
-            time.sleep(0.005)
+        wait_until_queued(path, len(works))  # every write queued behind the held lock
     for thread in threads:
         thread.join(10)
     holder.close()
@@ -191,15 +196,10 @@ def test_a_batch_interrupted_before_its_commit_fails_every_write_it_held(path):
     with db.transaction(holder):
         first = threading.Thread(target=run, args=("stop", interrupted))
         first.start()
-        deadline = time.monotonic() + 10
-        while pending(path) < 1:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+        wait_until_queued(path, 1)
         second = threading.Thread(target=run, args=("a", insert("a")))
         second.start()
-        while pending(path) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+        wait_until_queued(path, 2)
     first.join(10)
     second.join(10)
     assert isinstance(outcomes["stop"][1], KeyboardInterrupt)
@@ -235,15 +235,10 @@ def test_writes_queued_during_a_batch_go_in_the_next_one_led_by_the_first_of_the
     assert inside.wait(10)
     second = threading.Thread(target=named, args=("b", insert("b")))
     second.start()
-    deadline = time.monotonic() + 10
-    while pending(path) < 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    wait_until_queued(path, 1)
     third = threading.Thread(target=named, args=("c", insert("c")))
     third.start()
-    while pending(path) < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    wait_until_queued(path, 2)
     go_on.set()
     for thread in (first, second, third):
         thread.join(10)
