@@ -378,11 +378,7 @@ def _finish(group: _Group, batch: list[_Job], own: _Job) -> None:
                 # this write was committed: its caller must not take it as done.
                 job.error = sqlite3.OperationalError("database write interrupted; try again")
             job.done = True
-        successor = group.pending[0] if group.pending else None
-        if successor is None:
-            group.leading = False
-        else:
-            successor.lead = True
+        successor = _pass_lead(group)
     for job in batch:
         if job is not own:
             job.wake.release()
@@ -399,13 +395,20 @@ def _abandon(group: _Group, job: _Job) -> None:
         if job in group.pending:
             group.pending.remove(job)
             if job.lead:
-                successor = group.pending[0] if group.pending else None
-                if successor is None:
-                    group.leading = False
-                else:
-                    successor.lead = True
+                successor = _pass_lead(group)
     if successor is not None:
         successor.wake.release()
+
+
+def _pass_lead(group: _Group) -> _Job | None:
+    """With `group.mutex` held: make the first queued job the next leader and return it
+    (its thread is to be woken), or, with none queued, mark that nobody leads."""
+    successor = group.pending[0] if group.pending else None
+    if successor is None:
+        group.leading = False
+    else:
+        successor.lead = True
+    return successor
 
 
 def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:

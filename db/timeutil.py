@@ -14,9 +14,9 @@ def iso(moment: datetime) -> str:
     """Format an aware datetime as fixed-width UTC text (so string order is time order).
 
     The text of strftime("%Y-%m-%dT%H:%M:%S.%fZ") for years 1000 to 9999 (a test compares
-    them), written as an f-string: strftime goes through the C library and cost about as
-    much as the rest of a message's timestamps, several of which are written inside the
-    gateway's write lock.
+    them), written as an f-string: 1.0 µs instead of 1.6 in a loop, and strftime was 3 % of
+    a HELP's GIL time in the server, where three of its timestamps are written inside the
+    write lock.
     """
     u = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     return (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:"
