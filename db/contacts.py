@@ -14,14 +14,34 @@ class Contact:
     phone: str
     language: str | None
     opted_out: bool
+    simulated: bool = False   # the simulator's contact: what it causes goes to `local` only
 
 
 def from_row(row: sqlite3.Row) -> Contact:
     """A Contact from a row with (at least) the columns COLUMNS."""
-    return Contact(row["id"], row["phone"], row["language"], bool(row["opted_out"]))
+    return Contact(row["id"], row["phone"], row["language"], bool(row["opted_out"]),
+                   bool(row["simulated"]))
 
 
-COLUMNS = "id, phone, language, opted_out"  # what Contact holds, in its order
+COLUMNS = "id, phone, language, opted_out, simulated"  # what Contact holds, in its order
+
+
+class RealContact(Exception):
+    """The simulator was asked to act as a number that belongs to a real contact."""
+
+
+def simulated(conn: sqlite3.Connection, phone: str) -> Contact:
+    """The simulated contact for a number, created and flagged on first use; RealContact if
+    the number already belongs to a real person (the simulator never acts as one)."""
+    now = iso(utcnow())
+    conn.execute(
+        "INSERT INTO contacts (phone, simulated, created_at, updated_at) VALUES (?, 1, ?, ?)"
+        " ON CONFLICT (phone) DO NOTHING", (phone, now, now))
+    contact = find(conn, phone)
+    assert contact is not None  # inserted or already there, in this transaction
+    if not contact.simulated:
+        raise RealContact(phone)
+    return contact
 
 
 def get_or_create(conn: sqlite3.Connection, phone: str) -> Contact:

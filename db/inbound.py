@@ -67,11 +67,11 @@ def sender(conn: sqlite3.Connection, phone: str, since: datetime) -> tuple[Conta
     """
     row = conn.execute(
         f"SELECT {contacts.COLUMNS}, (SELECT COUNT(*) FROM inbound WHERE contact_id = contacts.id"
-        " AND received_at >= ?) FROM contacts WHERE phone = ?",
+        " AND received_at >= ?) AS recent FROM contacts WHERE phone = ?",
         (iso(since), phone),
     ).fetchone()
     if row is not None:
-        return contacts.from_row(row), int(row[4])
+        return contacts.from_row(row), int(row["recent"])
     created = contacts.create(conn, phone)
     if created is not None:
         return created, 0  # a contact that did not exist has sent nothing

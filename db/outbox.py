@@ -67,6 +67,14 @@ def _message(row: sqlite3.Row) -> OutboxMessage:
     )
 
 
+# A message to a simulated contact goes to the local provider whatever it was queued for:
+# the simulator may be given any number, and a paying provider must never text it. Decided
+# here, where every outbound row is written, so no caller can forget it (one primary-key
+# look-up per row). Its parameters: the recipient's number, then the provider asked for.
+_PROVIDER = ("CASE WHEN EXISTS (SELECT 1 FROM contacts WHERE phone = ? AND simulated = 1)"
+             " THEN 'local' ELSE ? END")
+
+
 def enqueue(
     conn: sqlite3.Connection,
     *,
@@ -84,11 +92,11 @@ def enqueue(
     """Write one outbound message; return its id."""
     stamp = iso(now)
     cursor = conn.execute(
-        "INSERT INTO outbox (contact_id, to_number, text, provider, kind, status, encoding,"
+        "INSERT INTO outbox (contact_id, to_number, provider, text, kind, status, encoding,"
         " segments, next_attempt_at, inbound_id, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (contact_id, to_number, text, provider, kind, str(status), encoding, segments,
-         stamp, inbound_id, stamp, stamp),
+        f" VALUES (?, ?, {_PROVIDER}, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (contact_id, to_number, to_number, provider, text, kind, str(status), encoding,
+         segments, stamp, inbound_id, stamp, stamp),
     )
     return int(cursor.lastrowid or 0)
 
@@ -282,10 +290,10 @@ def enqueue_many(conn: sqlite3.Connection, messages: Iterable[Outgoing], *, prov
     Returns (messages, segments) queued.
     """
     stamp, due = iso(now), iso(not_before)
-    rows = [(m.contact_id, m.to_number, m.text, provider, kind, m.encoding, m.segments, due,
-             bulletin_run_id, stamp, stamp) for m in messages]
+    rows = [(m.contact_id, m.to_number, m.to_number, provider, m.text, kind, m.encoding,
+             m.segments, due, bulletin_run_id, stamp, stamp) for m in messages]
     conn.executemany(
-        "INSERT INTO outbox (contact_id, to_number, text, provider, kind, status, encoding,"
+        "INSERT INTO outbox (contact_id, to_number, provider, text, kind, status, encoding,"
         " segments, next_attempt_at, bulletin_run_id, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)", rows)
-    return len(rows), sum(row[6] for row in rows)
+        f" VALUES (?, ?, {_PROVIDER}, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)", rows)
+    return len(rows), sum(row[7] for row in rows)

@@ -6,7 +6,6 @@ import json
 import logging
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -121,22 +120,30 @@ def run(config: configuration.Config, host: str | None, port: int | None) -> Non
 @click.option("--json", "as_json", is_flag=True, help="Print the webhook's JSON answer.")
 @with_config
 def sim(config: configuration.Config, text: str, sender: str, as_json: bool) -> None:
-    """Send TEXT through the local provider in-process and print the reply."""
-    from smsgw.app import create_app
+    """Send TEXT in-process as a simulated contact and print the replies.
 
-    client = create_app(config).test_client()
+    Everything the message causes goes to the local provider, never to a paying one.
+    """
+    from smsgw import app as application
+    from smsgw.simulator import NotSimulated, send_sms
+
+    flask_app = application.create_app(config)
     logging.getLogger().setLevel(logging.WARNING)  # the reply is the output, not the log
-    payload = {"from": sender, "to": "local", "text": text, "id": f"sim-{uuid.uuid4()}"}
-    response = client.post("/webhooks/local/sms", json=payload)
-    body = response.get_json(silent=True) or {}
+    with flask_app.app_context():
+        try:
+            received = send_sms(application.services(), application.connection(), sender, text)
+        except NotSimulated as exc:
+            raise click.ClickException(str(exc)) from None
+    replies = [{"id": r.id, "to": r.to_number, "text": r.text, "segments": r.segments,
+                "encoding": r.encoding} for r in received.replies]
     if as_json:
-        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
-    elif response.status_code != 200:
-        raise click.ClickException(body.get("error", f"HTTP {response.status_code}"))
-    elif not body["replies"]:
-        click.echo("(no reply)")
-    for reply in [] if as_json else body.get("replies", []):
+        click.echo(json.dumps({"duplicate": received.duplicate, "replies": replies},
+                              ensure_ascii=False, indent=2))
+        return
+    for reply in replies:
         click.echo(reply["text"])
+    if not replies:
+        click.echo("(no reply)")
 
 
 @main.group("outbox")

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
-import uuid
 from collections.abc import Iterator
 
 import click
 
-from handlers.messages import UssdRequest
 from smsgw import config as configuration
 from smsgw.cli import main, with_config
-from smsgw.phone import InvalidNumber, to_e164
 
 
 def _entries(inputs: tuple[str, ...]) -> Iterator[str]:
@@ -42,27 +39,24 @@ def ussd(config: configuration.Config, inputs: tuple[str, ...], sender: str,
     SMS that the menu sends (a confirmation, a price) go to the outbox for the local provider.
     """
     from smsgw import app as application
+    from smsgw.simulator import NotSimulated, UssdSession
 
-    try:
-        phone = to_e164(sender, config["app.default_region"])
-    except InvalidNumber as exc:
-        raise click.BadParameter(str(exc), param_hint="--from") from None
     flask_app = application.create_app(config)
     logging.getLogger().setLevel(logging.WARNING)  # the screens are the output, not the log
-    session_id, typed = f"sim-{uuid.uuid4()}", []
     with flask_app.app_context():
-        services, conn = application.services(), application.connection()
+        try:
+            session = UssdSession(application.services(), application.connection(), sender,
+                                  service_code)
+        except NotSimulated as exc:
+            raise click.BadParameter(str(exc), param_hint="--from") from None
 
-        def show(text: str) -> bool:
-            hop = UssdRequest("local", session_id, phone, service_code, "", text,
-                              services.clock())
-            answer = services.ussd.answer(conn, hop, reply_provider="local")
+        def show(entry: str | None) -> bool:
+            answer = session.hop(entry)
             click.echo(("END " if answer.end else "CON ") + answer.text)
             return answer.end
 
-        if show(""):
+        if show(None):
             return
         for entry in _entries(inputs):
-            typed.append(entry)
-            if show("*".join(typed)):
+            if show(entry):
                 return

@@ -55,6 +55,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.max_request_bytes", int, 65536, "Larger request bodies get 413"),
     Setting("providers.default", str, "local",
             "Where outbound messages go: local, twilio or africastalking"),
+    Setting("providers.local.enabled", bool, False,
+            "Accept the local JSON webhook when another provider is the default (needs"
+            " providers.local.token); on by itself when local is the default provider"),
+    Setting("providers.local.token", str, "",
+            "Bearer token the local JSON webhook requires; empty = loopback callers only, and"
+            " only while local is the default and no other provider is enabled", secret=True),
     Setting("providers.twilio.enabled", bool, False,
             "Accept Twilio webhooks (on by itself when twilio is the default provider)"),
     Setting("providers.twilio.account_sid", str, "", "Twilio account SID (AC...)", secret=True),
@@ -117,6 +123,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("orders.broadcast_confirm_above", int, 50,
             "A leader's BCAST to more members than this waits for YES"),
     Setting("orders.broadcast_confirm_minutes", int, 10, "How long the YES may take"),
+    Setting("retention.message_days", int, 180,
+            "Message texts older than this many days are emptied (counts are kept) by"
+            " `smsgw prune` and its schedule; 0 = keep forever"),
+    Setting("retention.prune_schedule", str, "30 3 * * *",
+            "When the worker prunes old message texts: a cron expression in app.timezone;"
+            " empty = never (only by `smsgw prune`)"),
     Setting("logging.level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
@@ -146,9 +158,13 @@ class Config(Mapping[str, Any]):
 
     def provider_enabled(self, name: str) -> bool:
         """Whether a provider's webhooks are accepted and it can send."""
-        if name == "local":
-            return True
         return bool(self[f"providers.{name}.enabled"]) or self["providers.default"] == name
+
+    def local_open(self) -> bool:
+        """Whether the local webhook may be used without a token (from loopback only): local
+        is the default provider and no other provider is enabled."""
+        return self["providers.default"] == "local" and not any(
+            self.provider_enabled(name) for name in PROVIDERS if name != "local")
 
     def secrets(self) -> list[str]:
         """Every secret value set, so logging can redact them."""
@@ -255,11 +271,16 @@ def validate(config: Config) -> None:
         if config[key] < 1:
             raise ConfigError(f"{key} must be at least 1")
     _validate_bulletins(config)
+    _validate_retention(config)
     if not 60 <= config["ussd.screen_chars"] <= 182:
         raise ConfigError("ussd.screen_chars must be between 60 and 182")
     for key in ("ussd.session_timeout_seconds", "ussd.keep_days"):
         if config[key] < 1:
             raise ConfigError(f"{key} must be at least 1")
+    if (config["providers.local.enabled"] and not config["providers.local.token"]
+            and not config.local_open()):
+        raise ConfigError("providers.local.token is required when the local webhook is enabled"
+                          " while another provider is the default or enabled")
     for provider, keys in _REQUIRED_WHEN_ENABLED.items():
         if not config.provider_enabled(provider):
             continue
@@ -289,3 +310,16 @@ def _validate_bulletins(config: Config) -> None:
     if config["bulletins.catch_up_days"] < 0 or config["bulletins.cost_per_segment"] < 0:
         raise ConfigError("bulletins.catch_up_days and bulletins.cost_per_segment must not be"
                           " negative")
+
+
+def _validate_retention(config: Config) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    if config["retention.message_days"] < 0:
+        raise ConfigError("retention.message_days must not be negative (0 = keep forever)")
+    if config["retention.prune_schedule"].strip():
+        try:
+            CronTrigger.from_crontab(config["retention.prune_schedule"],
+                                     timezone=ZoneInfo(config["app.timezone"]))
+        except ValueError as exc:
+            raise ConfigError(f"retention.prune_schedule: not a cron expression ({exc})") from None

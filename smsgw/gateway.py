@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,6 +71,8 @@ class Gateway:
         self._window_seconds = int(settings.get("limits.sender_window_seconds", 3600))
         self._window = timedelta(seconds=self._window_seconds)
         self._default_language = str(settings.get("app.default_language", "en"))
+        # What a simulated contact causes goes to the local provider, whatever the default.
+        self._simulated_settings = ChainMap({"providers.default": "local"}, dict(settings))
 
     def receive(self, conn: sqlite3.Connection, message: InboundMessage, *,
                 delivery: Delivery, reply_provider: str) -> Received:
@@ -152,8 +155,10 @@ class Gateway:
                      message.provider_message_id)
             return Received(outbox.for_inbound(conn, seen.id), duplicate=True)
         now = self.clock()
+        if contact.simulated:
+            reply_provider = "local"
         ctx = Context(conn, contact, contact.language or self._default_language, now,
-                      self.settings)
+                      self._simulated_settings if contact.simulated else self.settings)
         changes = conn.total_changes
         if limited:
             replies = self._limit_notice(conn, ctx)

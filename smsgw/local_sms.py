@@ -9,6 +9,7 @@ them as delivered so that an operator can read them with `smsgw outbox list`.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -21,7 +22,32 @@ from smsgw.phone import InvalidNumber, mask, to_e164
 
 PROVIDER = "local"
 MAX_TEXT = 1600
+MAX_ID = 100
 log = logging.getLogger(__name__)
+
+
+def read_json(body: bytes) -> Any:
+    """The request body as JSON; MalformedRequest with the reason for anything else.
+
+    json.loads recurses once per nesting level, so a deeply nested body raises
+    RecursionError rather than ValueError: both are the sender's mistake, not ours.
+    """
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise MalformedRequest("body is not UTF-8") from None
+    except RecursionError:
+        raise MalformedRequest("body is JSON nested too deeply") from None
+    except ValueError as exc:
+        raise MalformedRequest(f"body is not JSON ({exc.args[0] if exc.args else exc})") from None
+
+
+def _text_field(name: str, value: object) -> str:
+    text = str(value)
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        # A lone surrogate (JSON "\ud800") is no character at all and cannot be stored.
+        raise MalformedRequest(f"field {name} holds a lone surrogate, not text")
+    return text
 
 
 def parse_inbound(payload: Any, *, region: str, now: datetime) -> InboundMessage:
@@ -35,16 +61,19 @@ def parse_inbound(payload: Any, *, region: str, now: datetime) -> InboundMessage
     for name, value in fields.items():
         if value is not None and not isinstance(value, str | int):
             raise MalformedRequest(f"field {name} must be a string")
-    text = str(fields["text"])
+    text, message_id, to = (_text_field(name, "" if fields[name] is None else fields[name])
+                         for name in ("text", "id", "to"))
     if len(text) > MAX_TEXT:
         raise MalformedRequest(f"text longer than {MAX_TEXT} characters")
-    if not str(fields["id"]).strip():
+    if not message_id.strip():
         raise MalformedRequest("field id is empty")
+    if len(message_id) > MAX_ID or len(to) > MAX_ID:
+        raise MalformedRequest(f"id and to are at most {MAX_ID} characters")
     try:
         sender = to_e164(str(fields["from"]), region)
     except InvalidNumber as exc:
         raise MalformedRequest(f"from is not a phone number: {exc}") from None
-    return InboundMessage(PROVIDER, str(fields["id"]), sender, str(fields["to"] or ""), text, now)
+    return InboundMessage(PROVIDER, message_id, sender, to, text, now)
 
 
 class LocalSender:

@@ -52,14 +52,18 @@ class UssdGateway:
         """The screen for one hop; a repeated hop gets the first answer and changes nothing."""
         now = self.clock()
         with transaction(conn):
-            seen = sessions.answered(conn, request.session_id, request.text)
-            if seen is not None:
-                log.info("repeated USSD hop on session %s answered again", request.session_id)
-                return Answer(seen[0], seen[1], repeat=True)
+            # The owner first: a request that repeats another phone's session and inputs must
+            # not be handed that phone's stored screens.
             contact = contacts.get_or_create(conn, request.phone)
             session = sessions.get_session(conn, request.session_id)
             if session is not None and session.contact_id != contact.id:
                 raise MalformedRequest("sessionId belongs to another phoneNumber")
+            seen = sessions.answered(conn, request.session_id, request.text)
+            if seen is not None:
+                log.info("repeated USSD hop on session %s answered again", request.session_id)
+                return Answer(seen[0], seen[1], repeat=True)
+            if contact.simulated:
+                reply_provider = "local"
             language = contact.language or str(self.settings.get("app.default_language", "en"))
             ctx = Context(conn, contact, language, now, self.settings)
             screen = self._screen(conn, ctx, session, request)

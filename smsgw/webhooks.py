@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import sqlite3
 
@@ -155,12 +157,47 @@ def at_ussd_end() -> Response:
     return Response("OK", content_type="text/plain")
 
 
+# Headers a proxy adds: a request carrying one came through a proxy, so its loopback
+# address says nothing about who sent it (a TLS proxy on this machine forwards everyone).
+_PROXY_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded", "X-Forwarded-Host")
+
+
+def _verify_local() -> None:
+    """The local webhook fails closed: a token when one is set, else this machine only,
+    and only while no paying provider is enabled (403 otherwise, with the reason)."""
+    config = application.services().config
+    token = str(config["providers.local.token"])
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode("utf-8", "replace"), token.encode("utf-8")):
+            log.warning("403: bad or missing bearer token on %s", request.path)
+            abort(403, description="missing or wrong Authorization: Bearer token")
+        return
+    if not config.local_open():
+        abort(403, description="the local webhook needs providers.local.token while another"
+                               " provider is enabled")
+    if not _from_loopback():
+        log.warning("403: local webhook called from outside this machine")
+        abort(403, description="without providers.local.token the local webhook answers only"
+                               " this machine")
+
+
+def _from_loopback() -> bool:
+    if any(name in request.headers for name in _PROXY_HEADERS):
+        return False
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
 @bp.post("/webhooks/local/sms")
 def local_inbound() -> tuple[Response, int]:
     """The offline gateway: JSON in, the replies back as JSON."""
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise MalformedRequest("body must be JSON with from, to, text and id")
+    _require_provider(local_sms.PROVIDER)
+    _verify_local()
+    payload = local_sms.read_json(request.get_data(cache=False))
     services = application.services()
     message = local_sms.parse_inbound(payload, region=_region(), now=services.clock())
     received = services.gateway.receive(application.connection(), message,

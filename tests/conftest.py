@@ -22,6 +22,8 @@ TWILIO_TOKEN = "f3c2a1b0e9d8c7b6a5f4e3d2c1b0a9f8"
 TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
 AT_TOKEN = "s3cret-callback-token"
 AT_KEY = "atsk_0123456789abcdef"
+LOCAL_TOKEN = "local-webhook-token-0123456789"
+LOCAL_AUTH = {"Authorization": f"Bearer {LOCAL_TOKEN}"}
 
 
 class Clock:
@@ -51,6 +53,7 @@ def make_config(tmp_path: Path, **overrides: Any) -> configuration.Config:
         "providers.africastalking.enabled": True,
         "providers.africastalking.api_key": AT_KEY,
         "providers.africastalking.callback_token": AT_TOKEN,
+        "providers.local.token": LOCAL_TOKEN,
         "logging.level": "WARNING",
     }
     values.update(overrides)
@@ -119,7 +122,7 @@ def post_at(client: FlaskClient, path: str, params: dict[str, str], *,
 def post_local(client: FlaskClient, text: str, msg_id: str = "m1",
                sender: str = "0712345678") -> Any:
     """POST a message to the offline provider's JSON webhook."""
-    return client.post("/webhooks/local/sms",
+    return client.post("/webhooks/local/sms", headers=LOCAL_AUTH,
                        json={"from": sender, "to": "local", "text": text, "id": msg_id})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from conftest import outbox_rows, post_local
+from conftest import LOCAL_AUTH, outbox_rows, post_local
 
 from db import contacts
 from handlers import keywords
@@ -103,14 +103,14 @@ def test_local_webhook_json_shape_and_duplicate(client, conn):
     ([1, 2, 3], "body must be a JSON object"),
 ])
 def test_local_malformed_payloads_are_400(client, conn, payload, reason):
-    response = client.post("/webhooks/local/sms", json=payload)
+    response = client.post("/webhooks/local/sms", json=payload, headers=LOCAL_AUTH)
     assert response.status_code == 400
     assert response.get_json()["error"].startswith(reason)
     assert conn.execute("SELECT COUNT(*) FROM inbound").fetchone()[0] == 0
 
 
 def test_local_non_json_body_is_400(client):
-    response = client.post("/webhooks/local/sms", data="from=1&text=2",
+    response = client.post("/webhooks/local/sms", data="from=1&text=2", headers=LOCAL_AUTH,
                            content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
     assert "JSON" in response.get_json()["error"]
