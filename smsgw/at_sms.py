@@ -54,7 +54,8 @@ class DeliveryReport:
     @property
     def opted_out(self) -> bool:
         """The recipient is on AT's blacklist for our sender (they opted out)."""
-        return self.failure_reason == BLACKLISTED_REASON
+        # AT's docs spell it UserInBlacklist in places and UserInBlackList in others.
+        return (self.failure_reason or "").casefold() == BLACKLISTED_REASON.casefold()
 
 
 def token_ok(expected: str, given: str | None) -> bool:
@@ -87,12 +88,14 @@ def parse_inbound(form: Mapping[str, str], *, region: str, now: datetime) -> Inb
     message_id = _required(form, "id")
     sender = _required(form, "from")
     text = _required(form, "text")
-    received = parse_date(form.get("date"), now)
+    parse_date(form.get("date"), now)  # checked, but not trusted: see below
     try:
         e164 = to_e164(sender, region)
     except InvalidNumber as exc:
         raise MalformedRequest(f"from is not a phone number: {exc}") from None
-    return InboundMessage(PROVIDER, message_id, e164, form.get("to", ""), text, received)
+    # Stamped with the time we received it, not AT's `date`: whoever holds the callback
+    # token could back-date messages to slip past the per-sender limit.
+    return InboundMessage(PROVIDER, message_id, e164, form.get("to", ""), text, now)
 
 
 def parse_delivery(form: Mapping[str, str]) -> DeliveryReport:

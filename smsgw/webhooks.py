@@ -227,8 +227,10 @@ def _apply_report(provider: str, provider_message_id: str, status: outbox.Outbox
         message = outbox.apply_provider_status(
             conn, provider=provider, provider_message_id=provider_message_id, status=status,
             provider_status=provider_status, error_code=error_code, now=now)
-        number = message.to_number if message else _e164_or_none(recipient)
-        if opted_out and number:
+        # Only the recipient of a message we sent can be opted out by a report about it:
+        # a report for an id we do not know, or naming another number, changes nobody.
+        number = message.to_number if message else None
+        if opted_out and number and (not recipient or _e164_or_none(recipient) == number):
             contacts.opt_out_number(conn, number, source="provider")
             log.info("%s reports %s opted out", provider, mask(number))
     if message is None:

@@ -1,0 +1,78 @@
+"""The lower findings of the security review (issue 12), each shown to fail before its fix:
+USSD replays across phones, provider reports that opt out strangers, back-dated messages."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import post_at, sent_message
+
+from db import contacts
+
+USSD = "/webhooks/africastalking/ussd"
+DLR = "/webhooks/africastalking/delivery"
+SMS = "/webhooks/africastalking/sms"
+
+
+def ussd_hop(text: str, phone: str, session: str = "ATUid_owner") -> dict[str, str]:
+    return {"sessionId": session, "serviceCode": "*384*1234#", "phoneNumber": phone,
+            "networkCode": "63902", "text": text}
+
+
+def test_a_repeated_hop_from_another_phone_does_not_get_the_owners_screens(client):
+    owner, stranger = "+254722000001", "+254733000002"
+    post_at(client, USSD, ussd_hop("", owner))
+    shown = post_at(client, USSD, ussd_hop("5", owner)).get_data(as_text=True)
+    assert shown.startswith("CON ")
+    replay = post_at(client, USSD, ussd_hop("5", stranger))
+    assert replay.status_code == 400
+    assert shown not in replay.get_data(as_text=True)
+    assert "another phoneNumber" in replay.get_json()["error"]
+
+
+@pytest.mark.parametrize("reason", ["UserInBlackList", "UserInBlacklist", "userinblacklist"])
+def test_a_blacklist_report_for_an_unknown_message_opts_nobody_out(client, conn, reason):
+    with conn:
+        victim = contacts.get_or_create(conn, "+254744000003")
+    form = {"id": "ATXid_never_sent_by_us", "status": "Failed", "phoneNumber": victim.phone,
+            "networkCode": "63902", "failureReason": reason}
+    assert post_at(client, DLR, form).status_code == 200
+    assert not contacts.find(conn, victim.phone).opted_out
+
+
+def test_a_blacklist_report_naming_another_number_opts_nobody_out(client, conn):
+    sent_message(conn, "africastalking", "ATXid_ours")  # sent to +254722123456
+    with conn:
+        victim = contacts.get_or_create(conn, "+254744000004")
+        contacts.get_or_create(conn, "+254722123456")
+    form = {"id": "ATXid_ours", "status": "Failed", "phoneNumber": victim.phone,
+            "failureReason": "UserInBlackList"}
+    assert post_at(client, DLR, form).status_code == 200
+    assert not contacts.find(conn, victim.phone).opted_out
+    assert not contacts.find(conn, "+254722123456").opted_out
+
+
+@pytest.mark.parametrize("reason", ["UserInBlacklist", "USERINBLACKLIST"])
+def test_the_blacklist_reason_is_read_in_any_case(client, conn, reason):
+    sent_message(conn, "africastalking", "ATXid_case")
+    form = {"id": "ATXid_case", "status": "Failed", "phoneNumber": "+254722123456",
+            "failureReason": reason}
+    assert post_at(client, DLR, form).status_code == 200
+    assert contacts.find(conn, "+254722123456").opted_out
+
+
+def test_back_dated_messages_still_count_against_the_sender_limit(tmp_path, clock):
+    from conftest import make_config
+
+    from smsgw.app import create_app
+
+    config = make_config(tmp_path, **{"limits.sender_messages": 3})
+    client = create_app(config, clock=clock).test_client()
+    for n in range(6):
+        form = {"from": "+254755000005", "to": "20880", "text": "HELP", "id": f"bd-{n}",
+                "date": "2019-01-01 00:00:00", "linkId": "", "networkCode": "63902"}
+        assert post_at(client, SMS, form).status_code == 200
+    import db
+
+    conn = db.connect(config["database.path"])
+    outcomes = [row[0] for row in conn.execute("SELECT outcome FROM inbound ORDER BY id")]
+    assert outcomes == ["handled"] * 3 + ["rate_limited"] * 3
