@@ -4,13 +4,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean lock
 
-$(STAMP): pyproject.toml
+# Every distribution installed comes from requirements.lock, pinned and checked against its
+# sha256 (--require-hashes). The project itself goes in afterwards with --no-deps, since an
+# editable install cannot be hash-checked. Two downloads are not hash-checked, and we accept
+# both: the pip upgrade just below (the lock then pins pip itself, with hashes, because
+# sqlite-utils depends on it), and the setuptools that pip fetches into its isolated build
+# environment to build the project (pyproject.toml's [build-system]; build isolation stays on).
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
 ## run: set up, create the database, load demo prices, start web server + worker on :8000
@@ -30,3 +37,20 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
+
+## lock: regenerate requirements.lock after changing the dependencies in pyproject.toml
+# pip-tools runs from a throwaway venv under /tmp (never .venv) and resolves with $(PYTHON),
+# which should be 3.11, the oldest Python we support: the pins are those 3.11 needs, and the
+# hashes cover every file of each pinned release, so the lock installs on newer Pythons too.
+# Pins still allowed by pyproject.toml are kept; `make lock LOCK_FLAGS=--upgrade` moves every
+# pin to the newest release the bounds allow. Index and find-links settings from this
+# machine's pip configuration are left out of the file.
+LOCK_FLAGS ?=
+lock:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	@set -e; tmp=$$(mktemp -d /tmp/smsgw-lock.XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/pip" install --quiet --upgrade pip 'pip-tools>=7.4,<8'; \
+	CUSTOM_COMPILE_COMMAND='make lock' "$$tmp/venv/bin/pip-compile" --quiet $(LOCK_FLAGS) \
+	    --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+	    --extra test --output-file requirements.lock pyproject.toml
