@@ -1,4 +1,4 @@
-"""Producer groups, memberships, buyer roles, leader broadcasts, and the audit trail."""
+"""Producer groups, memberships, buyer roles, and the audit trail."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ class Group:
     approval: bool
     auto_forward: bool
     products: tuple[str, ...]
+    share_leader_numbers: bool = False   # buyers get the leaders' numbers at an order's close
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,8 @@ def _group(conn: sqlite3.Connection, row: sqlite3.Row) -> Group:
     products = tuple(r[0] for r in conn.execute(
         "SELECT product FROM group_products WHERE group_id = ? ORDER BY product", (row["id"],)))
     return Group(row["id"], row["code"], row["name"], row["market_id"], row["region"],
-                 bool(row["approval"]), bool(row["auto_forward"]), products)
+                 bool(row["approval"]), bool(row["auto_forward"]), products,
+                 bool(row["share_leader_numbers"]))
 
 
 def audit(conn: sqlite3.Connection, action: str, *, actor_id: int | None = None,
@@ -69,18 +71,26 @@ def audit_rows(conn: sqlite3.Connection, *, order_id: int | None = None,
     return [{**dict(row), "detail": json.loads(row["detail"])} for row in rows]
 
 
+def count_actions(conn: sqlite3.Connection, action: str, *, actor_id: int,
+                  since: datetime) -> int:
+    """How many times a contact did something (audit action) since a moment (quotas)."""
+    return int(conn.execute("SELECT COUNT(*) FROM audit WHERE actor_id = ? AND action = ?"
+                            " AND at >= ?", (actor_id, action, iso(since))).fetchone()[0])
+
+
 # ------------------------------------------------------------------------------ groups
 
 
 def create(conn: sqlite3.Connection, *, code: str, name: str, market_id: int | None,
            region: str | None, products: Iterable[str], approval: bool = False,
-           auto_forward: bool = False) -> Group:
+           auto_forward: bool = False, share_leader_numbers: bool = False) -> Group:
     """Add a group; GroupExists if the code is taken."""
     try:
         cursor = conn.execute(
             "INSERT INTO groups (code, name, market_id, region, approval, auto_forward,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (code, name, market_id, region, int(approval), int(auto_forward), iso(utcnow())))
+            " share_leader_numbers, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (code, name, market_id, region, int(approval), int(auto_forward),
+             int(share_leader_numbers), iso(utcnow())))
     except sqlite3.IntegrityError:
         raise GroupExists(code) from None
     set_products(conn, int(cursor.lastrowid or 0), products)
@@ -89,8 +99,8 @@ def create(conn: sqlite3.Connection, *, code: str, name: str, market_id: int | N
 
 
 def update(conn: sqlite3.Connection, group_id: int, **fields: Any) -> None:
-    """Change a group's name, market, region, approval or auto_forward."""
-    allowed = {"name", "market_id", "region", "approval", "auto_forward"}
+    """Change a group's name, market, region, approval, auto_forward or number sharing."""
+    allowed = {"name", "market_id", "region", "approval", "auto_forward", "share_leader_numbers"}
     changes = {key: value for key, value in fields.items() if key in allowed}
     if changes:
         sets = ", ".join(f"{key} = ?" for key in changes)
@@ -246,49 +256,3 @@ def with_role(conn: sqlite3.Connection, role: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in conn.execute(
         "SELECT c.phone, r.name FROM roles r JOIN contacts c ON c.id = r.contact_id"
         " WHERE r.role = ? ORDER BY c.phone", (role,))]
-
-
-# ------------------------------------------------------------------------------ broadcasts
-
-
-@dataclass(frozen=True, slots=True)
-class Broadcast:
-    id: int
-    group_id: int
-    leader_id: int
-    text: str
-    members: int
-    segments: int
-    status: str
-    expires_at: str
-
-
-def _broadcast(row: sqlite3.Row) -> Broadcast:
-    return Broadcast(row["id"], row["group_id"], row["leader_id"], row["text"], row["members"],
-                     row["segments"], row["status"], row["expires_at"])
-
-
-def propose_broadcast(conn: sqlite3.Connection, *, group_id: int, leader_id: int, text: str,
-                      members: int, segments: int, now: datetime, expires: datetime) -> int:
-    """A broadcast waiting for the leader's YES (an earlier pending one is replaced)."""
-    conn.execute("UPDATE broadcasts SET status = 'expired' WHERE leader_id = ? AND"
-                 " status = 'pending'", (leader_id,))
-    cursor = conn.execute(
-        "INSERT INTO broadcasts (group_id, leader_id, text, members, segments, status,"
-        " created_at, expires_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-        (group_id, leader_id, text, members, segments, iso(now), iso(expires)))
-    return int(cursor.lastrowid or 0)
-
-
-def pending_broadcast(conn: sqlite3.Connection, leader_id: int, now: datetime) -> Broadcast | None:
-    """The leader's broadcast still waiting for YES, if it has not expired."""
-    row = conn.execute("SELECT * FROM broadcasts WHERE leader_id = ? AND status = 'pending'"
-                       " AND expires_at > ? ORDER BY id DESC LIMIT 1",
-                       (leader_id, iso(now))).fetchone()
-    return _broadcast(row) if row else None
-
-
-def mark_broadcast_sent(conn: sqlite3.Connection, broadcast_id: int, now: datetime) -> None:
-    """The broadcast went out."""
-    conn.execute("UPDATE broadcasts SET status = 'sent', sent_at = ? WHERE id = ?",
-                 (iso(now), broadcast_id))

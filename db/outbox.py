@@ -297,3 +297,28 @@ def enqueue_many(conn: sqlite3.Connection, messages: Iterable[Outgoing], *, prov
         " segments, next_attempt_at, bulletin_run_id, created_at, updated_at)"
         f" VALUES (?, ?, {_PROVIDER}, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)", rows)
     return len(rows), sum(row[7] for row in rows)
+
+
+def last_id(conn: sqlite3.Connection) -> int:
+    """The newest outbox id (0 for none): rows written after this are a command's effects."""
+    return int(conn.execute("SELECT IFNULL(MAX(id), 0) FROM outbox").fetchone()[0])
+
+
+def written_since(conn: sqlite3.Connection, after_id: int) -> tuple[int, int]:
+    """(messages, segments) written after `after_id` (in this transaction, by one command)."""
+    row = conn.execute("SELECT COUNT(*), IFNULL(SUM(segments), 0) FROM outbox WHERE id > ?",
+                       (after_id,)).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def mark_caused(conn: sqlite3.Connection, after_id: int, contact_id: int) -> None:
+    """Record that the rows written after `after_id` were caused by this contact's message."""
+    conn.execute("UPDATE outbox SET caused_by = ? WHERE id > ?", (contact_id, after_id))
+
+
+def caused_since(conn: sqlite3.Connection, contact_id: int, since: datetime) -> int:
+    """Segments this contact's messages have caused to be sent to others since a moment."""
+    row = conn.execute("SELECT IFNULL(SUM(segments), 0) FROM outbox WHERE caused_by = ?"
+                       " AND created_at >= ?", (contact_id, iso(since))).fetchone()
+    return int(row[0])
+

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from db import contacts, subscriptions
 from handlers import keywords
 from handlers.messages import OPTOUT_CONFIRMATION, Context, Reply
@@ -32,24 +30,9 @@ def start(ctx: Context, rest: str) -> list[Reply]:
     return [Reply(ctx.t("started"))]
 
 
-YesHook = Callable[[Context], list[Reply] | None]
-_yes_hooks: list[YesHook] = []
-
-
-def on_yes(hook: YesHook) -> None:
-    """Let a command take a YES that confirms something (a leader's broadcast); the hook
-    returns None when nothing of its own is waiting."""
-    if hook not in _yes_hooks:
-        _yes_hooks.append(hook)
-
-
 def yes(ctx: Context, rest: str) -> list[Reply]:
-    """YES (OUI, NDIYO): opt back in when opted out; else confirm what waits for a yes."""
-    if not ctx.contact.opted_out:
-        for hook in _yes_hooks:
-            replies = hook(ctx)
-            if replies is not None:
-                return replies
+    """YES (OUI, NDIYO) with nothing waiting for it: the same as START. (A YES that confirms
+    a waiting request never reaches here: handlers.costs runs that request instead.)"""
     return start(ctx, rest)
 
 

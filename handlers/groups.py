@@ -2,26 +2,28 @@
 
 `JOIN KIMA` makes the sender a member of group KIMA, or, where the group requires it,
 asks its leaders, who answer `APPROVE KIMA 0712345678`. `LEAVE KIMA` leaves. A leader's
-`BCAST <text>` goes to every member who has not opted out; above
-`orders.broadcast_confirm_above` members the leader must first answer YES (NDIYO, OUI)
-within `orders.broadcast_confirm_minutes`, after seeing how many SMS it will cost.
+`BCAST <text>` goes to every member who has not opted out: at most
+`limits.broadcast_max_chars` characters and `limits.broadcasts_per_hour` an hour, and above
+`limits.confirm_above_segments` SMS the leader first answers YES (NDIYO, OUI), after seeing
+how many SMS it will cost (handlers.costs, the same for every command).
 Keywords: JIUNGE / TOKA / KUBALI / TANGAZA (sw), REJOINDRE / QUITTER / APPROUVER /
 DIFFUSER (fr).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import sqlite3
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
 from db import contacts
 from db import groups as groups_db
 from db.groups import Group
-from handlers import basic
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient
 from handlers.phone import display_phone, parse_phone
 from handlers.router import Command, Router
-from handlers.segments import count
 from prices.folding import fold
 
 JOIN_WORDS = {"en": frozenset({"JOIN"}), "sw": frozenset({"JIUNGE"}),
@@ -96,9 +98,7 @@ def approve(ctx: Context, rest: str) -> list[Reply]:
             ("member", "pending"):
         return [Reply(ctx.t("approve_nothing", phone=shown, code=group.code))]
     groups_db.set_member(ctx.conn, group.id, person.id, actor_id=ctx.contact.id)
-    Outbox(ctx.conn, ctx.settings, ctx.now, "group").send(
-        [Recipient(person.id, person.phone, person.language, person.opted_out)],
-        lambda c: c.t("approved", group=group.name, code=group.code))
+    appointed(ctx.conn, ctx.settings, ctx.now, group, person, "member")
     return [Reply(ctx.t("approve_done", phone=shown, code=group.code))]
 
 
@@ -118,19 +118,17 @@ def broadcast(ctx: Context, rest: str) -> list[Reply]:
         group, text = chosen, after.strip()
     if not text:
         return [Reply(ctx.t("bcast_usage"))]
+    longest = int(ctx.settings.get("limits.broadcast_max_chars", 306))
+    if len(text) > longest:
+        return [Reply(ctx.t("bcast_too_long", max=longest, count=len(text)))]
+    per_hour = int(ctx.settings.get("limits.broadcasts_per_hour", 3))
+    if groups_db.count_actions(ctx.conn, "broadcast", actor_id=ctx.contact.id,
+                               since=ctx.now - timedelta(hours=1)) >= per_hour:
+        return [Reply(ctx.t("bcast_quota", max=per_hour))]
     message = f"{group.code}: {text}"
-    reachable = groups_db.count_members(ctx.conn, group.id, reachable=True,
-                                        excluding=ctx.contact.id)
-    if reachable == 0:
+    if groups_db.count_members(ctx.conn, group.id, reachable=True, excluding=ctx.contact.id) == 0:
         return [Reply(ctx.t("bcast_none", code=group.code))]
-    segments = count(message).segments
-    if reachable > int(ctx.settings.get("orders.broadcast_confirm_above", 50)):
-        minutes = int(ctx.settings.get("orders.broadcast_confirm_minutes", 10))
-        groups_db.propose_broadcast(ctx.conn, group_id=group.id, leader_id=ctx.contact.id,
-                                    text=message, members=reachable, segments=segments,
-                                    now=ctx.now, expires=ctx.now + timedelta(minutes=minutes))
-        return [Reply(ctx.t("bcast_confirm", members=_count(ctx, reachable), segments=segments,
-                            total=_count(ctx, reachable * segments), minutes=minutes))]
+    # What it costs is confirmed by the gateway for every command alike (handlers.costs).
     sent = _send_broadcast(ctx, group, message)
     return [Reply(ctx.t("bcast_sent", members=_count(ctx, sent), code=group.code))]
 
@@ -151,17 +149,15 @@ def _send_broadcast(ctx: Context, group: Group, message: str) -> int:
     return done.queued
 
 
-def confirm_broadcast(ctx: Context) -> list[Reply] | None:
-    """YES from a leader with a broadcast waiting: send it. None when nothing waits."""
-    pending = groups_db.pending_broadcast(ctx.conn, ctx.contact.id, ctx.now)
-    if pending is None:
-        return None
-    group = groups_db.by_id(ctx.conn, pending.group_id)
-    if groups_db.membership(ctx.conn, group.id, ctx.contact.id) != ("leader", "active"):
-        return None
-    sent = _send_broadcast(ctx, group, pending.text)
-    groups_db.mark_broadcast_sent(ctx.conn, pending.id, ctx.now)
-    return [Reply(ctx.t("bcast_sent", members=_count(ctx, sent), code=group.code))]
+def appointed(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime,
+              group: Group, person: contacts.Contact, role: str) -> None:
+    """Tell someone an admin made a member or a leader who sees their number, and who
+    sees the numbers of others (the consent rule: nobody's number is shown unannounced)."""
+    key = "approved" if role == "member" else (
+        "leader_appointed_shared" if group.share_leader_numbers else "leader_appointed")
+    Outbox(conn, settings, now, "group").send(
+        [Recipient(person.id, person.phone, person.language, person.opted_out)],
+        lambda c: c.t(key, group=group.name, code=group.code))
 
 
 def register(router: Router) -> None:
@@ -170,4 +166,3 @@ def register(router: Router) -> None:
     router.register(Command("leave", LEAVE_WORDS, leave))
     router.register(Command("approve", APPROVE_WORDS, approve))
     router.register(Command("bcast", BCAST_WORDS, broadcast))
-    basic.on_yes(confirm_broadcast)

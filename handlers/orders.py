@@ -12,8 +12,9 @@
    `orders.update_minutes`), not once per offer; when the quantity is reached both hear at
    once.
 5. `CLOSE K7Q3` by the buyer, or the delivery date passing (`expire_due`), ends the order:
-   the buyer gets the totals per group with the leaders' numbers, each leader who pledged
-   what in their group, each member their own offer.
+   the buyer gets the totals per group (with the leaders' numbers where the group shares
+   them: `share_leader_numbers`, announced to its leaders), each leader who pledged what in
+   their group, each member their own offer.
 Keywords: AGIZO / SAMBAZA / AHADI / FUNGA (sw), COMMANDE / TRANSFERER / OFFRE / FERMER (fr).
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -111,6 +112,10 @@ def post(ctx: Context, rest: str) -> list[Reply]:
     """ORDER ...: only registered buyers."""
     if groups_db.role_name(ctx.conn, ctx.contact.id, "buyer") is None:
         return [Reply(ctx.t("not_buyer"))]
+    per_day = int(ctx.settings.get("limits.orders_per_day", 20))
+    if groups_db.count_actions(ctx.conn, "order", actor_id=ctx.contact.id,
+                               since=ctx.now - timedelta(days=1)) >= per_day:
+        return [Reply(ctx.t("order_quota", max=per_day))]
     try:
         order = create(ctx, rest)
     except GrammarError as error:
@@ -340,6 +345,9 @@ def buyer_summary(ctx: Context, order: Order) -> list[Reply]:
         if amount <= 0:
             continue
         group = groups_db.by_id(ctx.conn, group_id)
+        if not group.share_leader_numbers:  # leaders were told buyers do not get it
+            items.append(f"{group.code} {quantity(ctx, amount)}")
+            continue
         leaders = ", ".join(display_phone(r.phone, ctx.settings)
                             for r in _leaders(ctx.conn, group_id)) or "-"
         items.append(f"{group.code} {quantity(ctx, amount)} ({leaders})")

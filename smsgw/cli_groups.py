@@ -21,7 +21,7 @@ from db import contacts
 from db import groups as groups_db
 from db import orders as orders_db
 from db.timeutil import utcnow
-from handlers.groups import code_of
+from handlers.groups import appointed, code_of
 from handlers.messages import Context
 from handlers.phone import display_phone, parse_phone
 from smsgw import config as configuration
@@ -92,9 +92,14 @@ def groups_group() -> None:
               help="JOIN waits for a leader's APPROVE.")
 @click.option("--auto-forward/--no-auto-forward", default=False, show_default=True,
               help="Relayed orders go to the members at once, without FWD.")
+@click.option("--share-leader-numbers/--no-share-leader-numbers", default=False,
+              show_default=True,
+              help="Buyers get the leaders' numbers when an order the group offered to closes"
+                   " (leaders are told when they are made leaders).")
 @with_config
 def groups_add(config: configuration.Config, code: str, name: str, market: str | None,
-               region: str | None, products: str, approval: bool, auto_forward: bool) -> None:
+               region: str | None, products: str, approval: bool, auto_forward: bool,
+               share_leader_numbers: bool) -> None:
     """Add a group with a short CODE farmers text (JOIN CODE) and a NAME."""
     with _database(config) as conn:
         folded = code_of(code)
@@ -105,7 +110,8 @@ def groups_add(config: configuration.Config, code: str, name: str, market: str |
                 group = groups_db.create(conn, code=folded, name=name.strip(),
                                          market_id=_market_id(conn, market), region=region,
                                          products=_products(conn, products), approval=approval,
-                                         auto_forward=auto_forward)
+                                         auto_forward=auto_forward,
+                                         share_leader_numbers=share_leader_numbers)
         except groups_db.GroupExists:
             raise click.ClickException(f"group {folded} exists already") from None
         click.echo(f"added group {group.code}: {group.name}, offers "
@@ -149,10 +155,19 @@ def _set_role(config: configuration.Config, code: str, phone: str, role: str,
                 click.echo(f"{display_phone(number, config)} "
                            f"{'removed from' if done else 'was not in'} {group.code}")
                 return
-            groups_db.set_member(conn, group.id, person.id,
-                                 role="member" if remove else role)
+            _appoint(conn, config, group, person, "member" if remove else role)
         click.echo(f"{display_phone(number, config)} is now "
                    f"{'a member' if remove or role == 'member' else 'a leader'} of {group.code}")
+
+
+def _appoint(conn: sqlite3.Connection, config: configuration.Config, group: groups_db.Group,
+             person: contacts.Contact, role: str) -> None:
+    """Make someone a member or leader and, if that is new for them, tell them who sees
+    their number (handlers.groups.appointed): nobody's number is shown unannounced."""
+    before = groups_db.membership(conn, group.id, person.id)
+    groups_db.set_member(conn, group.id, person.id, role=role)
+    if before != (role, "active"):
+        appointed(conn, config, utcnow(), group, person, role)
 
 
 @groups_group.command("leader")
@@ -180,7 +195,7 @@ def groups_member(config: configuration.Config, code: str, phone: str, remove: b
 @with_config
 def groups_import(config: configuration.Config, file: str) -> None:
     """Add or update groups from a CSV (docs/groups-format.md):
-    code,name,market,region,products,approval,auto_forward,leaders,members.
+    code,name,market,region,products,approval,auto_forward,share_leader_numbers,leaders,members.
 
     Lists and phone numbers are separated by ';'. Bad rows are listed by line and skipped;
     exit 1 if any, 2 if no row could be used.
@@ -215,7 +230,7 @@ def _import_row(conn: sqlite3.Connection, config: configuration.Config,
     if not code or not name:
         raise ValueError("code and name are required")
     flags = {}
-    for key in ("approval", "auto_forward"):
+    for key in ("approval", "auto_forward", "share_leader_numbers"):
         value = (row.get(key) or "").strip().lower()
         if value not in ("", "0", "1", "yes", "no", "true", "false"):
             raise ValueError(f"{key} must be yes or no, not {value!r}")
@@ -242,12 +257,18 @@ def _import_row(conn: sqlite3.Connection, config: configuration.Config,
         groups_db.update(conn, group.id, name=name, market_id=market_id,
                          region=(row.get("region") or "").strip() or None,
                          approval=int(flags["approval"]),
-                         auto_forward=int(flags["auto_forward"]))
+                         auto_forward=int(flags["auto_forward"]),
+                         share_leader_numbers=int(flags["share_leader_numbers"]))
         groups_db.set_products(conn, group.id, products)
+        group = groups_db.by_id(conn, group.id)
+        if group.share_leader_numbers != existing.share_leader_numbers:
+            for leader in groups_db.members(conn, group.id, role="leader"):
+                # What buyers see of their number changed: each leader hears of it.
+                appointed(conn, config, utcnow(), group, contacts.by_id(conn, leader.contact_id),
+                          "leader")
     for role, key in (("member", "members"), ("leader", "leaders")):
         for number in phones[key]:
-            person = contacts.get_or_create(conn, number)
-            groups_db.set_member(conn, group.id, person.id, role=role)
+            _appoint(conn, config, group, contacts.get_or_create(conn, number), role)
     return existing is None
 
 

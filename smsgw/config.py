@@ -67,6 +67,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("providers.twilio.auth_token", str, "", "Twilio auth token", secret=True),
     Setting("providers.twilio.from_number", str, "", "Twilio number messages are sent from"),
     Setting("providers.twilio.max_per_second", int, 10, "Segments per second sent to Twilio"),
+    Setting("providers.twilio.allow_http", bool, False,
+            "Accept an http:// app.public_url for Twilio (a local test tunnel only)"),
     Setting("providers.africastalking.enabled", bool, False,
             "Accept Africa's Talking callbacks (on by itself when it is the default provider)"),
     Setting("providers.africastalking.username", str, "sandbox", "AT username; sandbox = AT sandbox"),
@@ -79,6 +81,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("limits.sender_messages", int, 30,
             "Messages one phone may send per window before replies pause"),
     Setting("limits.sender_window_seconds", int, 3600, "The window for limits.sender_messages"),
+    Setting("limits.confirm_above_segments", int, 30,
+            "A message that would send more SMS segments than this to other people (a BCAST,"
+            " an ORDER's relays) waits for the sender's YES, after showing the count and cost"),
+    Setting("limits.confirm_minutes", int, 10, "How long that YES may take"),
+    Setting("limits.caused_segments_per_hour", int, 1000,
+            "Most SMS segments one sender's messages may send to other people in an hour"),
+    Setting("limits.broadcast_max_chars", int, 306,
+            "Longest BCAST text (306 = two GSM-7 SMS parts)"),
+    Setting("limits.broadcasts_per_hour", int, 3, "Most BCASTs one leader may send in an hour"),
+    Setting("limits.orders_per_day", int, 20, "Most ORDERs one buyer may post in a day"),
     Setting("worker.batch_size", int, 50, "Messages the worker claims at a time"),
     Setting("worker.poll_seconds", float, 0.5, "How long the idle worker waits between looks"),
     Setting("worker.lease_seconds", int, 60,
@@ -120,9 +132,6 @@ SETTINGS: tuple[Setting, ...] = (
             "Groups whose market is within this distance of the order's place get it"),
     Setting("orders.update_minutes", int, 30,
             "How often buyers and leaders hear how offers stand (batched, not per offer)"),
-    Setting("orders.broadcast_confirm_above", int, 50,
-            "A leader's BCAST to more members than this waits for YES"),
-    Setting("orders.broadcast_confirm_minutes", int, 10, "How long the YES may take"),
     Setting("retention.message_days", int, 180,
             "Message texts older than this many days are emptied (counts are kept) by"
             " `smsgw prune` and its schedule; 0 = keep forever"),
@@ -267,7 +276,9 @@ def validate(config: Config) -> None:
                 "providers.africastalking.max_per_second", "limits.sender_messages",
                 "bulletins.batch_size", "bulletins.max_subscriptions",
                 "providers.africastalking.batch_recipients", "orders.default_days",
-                "orders.update_minutes", "orders.broadcast_confirm_minutes"):
+                "orders.update_minutes", "limits.confirm_minutes",
+                "limits.caused_segments_per_hour", "limits.broadcast_max_chars",
+                "limits.broadcasts_per_hour", "limits.orders_per_day"):
         if config[key] < 1:
             raise ConfigError(f"{key} must be at least 1")
     _validate_bulletins(config)
@@ -290,6 +301,13 @@ def validate(config: Config) -> None:
                     f"{key} is required when {provider} is enabled"
                     f" (set it in the config file or in {_BY_KEY[key].env})"
                 )
+    if (config.provider_enabled("twilio") and not config["providers.twilio.allow_http"]
+            and not str(config["app.public_url"]).startswith("https://")):
+        # Twilio signs each webhook over the https:// URL it calls: with an http:// URL no
+        # signature would ever match, and every real request would be refused.
+        raise ConfigError("app.public_url must start with https:// when twilio is enabled"
+                          " (set providers.twilio.allow_http = true only for a local test"
+                          " tunnel)")
 
 
 def _validate_bulletins(config: Config) -> None:

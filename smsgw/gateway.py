@@ -19,6 +19,7 @@ from typing import Any
 from db import contacts, grouped, inbound, outbox
 from db.outbox import OutboxMessage, OutboxStatus
 from db.timeutil import utcnow
+from handlers import costs
 from handlers.messages import OPTOUT_CONFIRMATION, Context, InboundMessage, Reply
 from handlers.router import Router
 from handlers.segments import count as count_segments
@@ -141,7 +142,7 @@ class Gateway:
         # The first delivery of this id created the contact, so for a repeat this
         # finds it and changes nothing.
         contact, recent = inbound.sender(conn, message.sender, self.clock() - self._window)
-        limited = recent >= self._limit and not self.router.is_always(message.text)
+        limited = recent >= self._limit
         outcome = Outcome.RATE_LIMITED if limited else Outcome.HANDLED
         inbound_id = inbound.record_new(
             conn, provider=message.provider, provider_message_id=message.provider_message_id,
@@ -160,7 +161,13 @@ class Gateway:
         ctx = Context(conn, contact, contact.language or self._default_language, now,
                       self._simulated_settings if contact.simulated else self.settings)
         changes = conn.total_changes
-        if limited:
+        if limited and self.router.is_always(message.text):
+            # STOP, START and YES still act for a limited sender, but get at most one
+            # reply per window (the limit notice or their own), like every other word.
+            replies = self._dispatch(conn, ctx, message.text, inbound_id)
+            if self._limited_before(conn, ctx):
+                replies = []
+        elif limited:
             replies = self._limit_notice(conn, ctx)
         elif ahead is not None and ahead.contact == contact:
             replies = ahead.replies
@@ -182,10 +189,16 @@ class Gateway:
                      "y" if len(replies) == 1 else "ies")
         return Received(recorded, duplicate=False)
 
+    def _limited_before(self, conn: sqlite3.Connection, ctx: Context) -> bool:
+        """Whether an earlier message in this window was already over the limit (and so
+        had the window's one reply)."""
+        since = self.clock() - self._window
+        return inbound.count_outcome_since(conn, ctx.contact.id, Outcome.RATE_LIMITED,
+                                           since) > 1
+
     def _limit_notice(self, conn: sqlite3.Connection, ctx: Context) -> list[Reply]:
         """Say once per window that replies pause; after that, store quietly."""
-        since = self.clock() - self._window
-        if inbound.count_outcome_since(conn, ctx.contact.id, Outcome.RATE_LIMITED, since) > 1:
+        if self._limited_before(conn, ctx):
             return []
         return [Reply(ctx.t("rate_limited", minutes=max(1, self._window_seconds // 60)))]
 
@@ -203,8 +216,16 @@ class Gateway:
                     raise _WroteWhileReading from None
                 return self._failed(conn, ctx, inbound_id)
         conn.execute("SAVEPOINT handler")
+        mark = outbox.last_id(conn)
         try:
+            # A YES with a request waiting runs that request (handlers.costs), and what a
+            # command queues for other people is confirmed or refused in one place.
+            text, allowance = costs.resolve_yes(ctx, text)
             replies = self.router.dispatch(ctx, text)
+            held = costs.settle(ctx, text, mark, allowance=allowance,
+                                undo=lambda: conn.execute("ROLLBACK TO handler"))
+            if held is not None:
+                replies = held
         except Exception:  # noqa: BLE001 - logged with its traceback by _failed
             conn.execute("ROLLBACK TO handler")
             replies = self._failed(conn, ctx, inbound_id)

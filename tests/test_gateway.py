@@ -21,7 +21,7 @@ def say(client, text: str) -> list[str]:
     return [reply["text"] for reply in response.get_json()["replies"]]
 
 
-def test_rate_limit_pauses_replies_but_keeps_messages_and_lets_stop_through(tmp_path, clock):
+def test_rate_limit_pauses_replies_and_stop_start_act_with_one_reply_per_window(tmp_path, clock):
     config = make_config(tmp_path, **{"limits.sender_messages": 3,
                                       "limits.sender_window_seconds": 600})
     client = create_app(config, clock=clock).test_client()
@@ -29,15 +29,28 @@ def test_rate_limit_pauses_replies_but_keeps_messages_and_lets_stop_through(tmp_
         assert say(client, "HELP") == [en.TEXTS["help"]]
     assert say(client, "HELP") == [en.TEXTS["rate_limited"].format(minutes=10)]
     assert say(client, "HELP") == []  # told once per window, then quiet
-    assert say(client, "STOP") == [en.TEXTS["stopped"]]  # opt-out always works
-    clock.advance(601)
-    assert say(client, "START") == [en.TEXTS["started"]]
-    assert say(client, "HELP") == [en.TEXTS["help"]]
+    # Opt-out always works, but the window's one reply (the notice) has been given.
+    assert say(client, "STOP") == []
     import db
 
     conn = db.connect(config["database.path"])
+    assert conn.execute("SELECT opted_out FROM contacts").fetchone()[0] == 1
+    for _ in range(50):  # STOP/START over and over acts each time and answers nothing
+        assert say(client, "START") == [] and say(client, "STOP") == []
+    clock.advance(601)
+    assert say(client, "START") == [en.TEXTS["started"]]
+    assert say(client, "HELP") == [en.TEXTS["help"]]
     outcomes = [r[0] for r in conn.execute("SELECT outcome FROM inbound ORDER BY id")]
-    assert outcomes.count("rate_limited") == 2 and len(outcomes) == 8
+    assert outcomes.count("rate_limited") == 103 and len(outcomes) == 108
+
+
+def test_a_limited_senders_first_stop_gets_the_windows_one_reply(tmp_path, clock):
+    config = make_config(tmp_path, **{"limits.sender_messages": 2})
+    client = create_app(config, clock=clock).test_client()
+    assert say(client, "HELP") and say(client, "HELP")
+    assert say(client, "STOP") == [en.TEXTS["stopped"]]   # the first over the limit: answered
+    assert say(client, "START") == []                      # acted on, not answered
+    assert say(client, "HELP") == []
 
 
 def test_a_failing_handler_keeps_the_message_and_undoes_its_writes(tmp_path, clock):

@@ -127,7 +127,7 @@ def test_malformed_json_of_any_kind_is_a_400_with_its_reason(tmp_path, body, rea
 def paying_config(tmp_path):
     """Twilio is the default: anything not meant for the simulator would cost money."""
     return make_config(tmp_path, **{"providers.default": "twilio",
-                                    "orders.broadcast_confirm_above": 1000})
+                                    "limits.confirm_above_segments": 1000})
 
 
 def sim(config, *args: str):

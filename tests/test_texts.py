@@ -30,6 +30,7 @@ LONG = {
     "buyer": "Unga Millers Ltd", "groups": "3", "wanted": "2,000", "group_total": "1,250",
     "status": "expired", "count": "45", "quantity": "1,250", "grade": "1",
     "place": "Eldoret Town", "max": "5",
+    "messages": "10,000", "left": "1,000", "limit": "1,000", "cost": ", about KES 123,456",
 }
 # Keys that are parts of replies (not whole replies) and keys that may need 2-3 segments.
 FRAGMENTS = {"thousands_sep", "months", "trend_up", "trend_down", "trend_same", "type_retail",
@@ -37,7 +38,7 @@ FRAGMENTS = {"thousands_sep", "months", "trend_up", "trend_down", "trend_same", 
              "age_years", "sub_keyword", "unsub_keyword", "sub_next", "sub_at_market",
              "sub_at_home", "sub_at_best", "bulletin_head", "notice_keyword", "order_grade",
              "order_by", "order_at", "order_a_buyer", "status_closed", "status_expired",
-             "summary_no_offers"}
+             "summary_no_offers", "confirm_money", "confirm_replaced"}
 
 
 def fields(template: str) -> set[str]:

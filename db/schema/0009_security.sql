@@ -29,3 +29,6 @@ CREATE TABLE confirmations (
     created_at TEXT NOT NULL,
     expires_at TEXT NOT NULL
 );
+
+-- Quotas count a contact's own actions (broadcasts an hour, orders a day) in the audit trail.
+CREATE INDEX audit_actor ON audit (actor_id, action, at) WHERE actor_id IS NOT NULL;
