@@ -1,0 +1,146 @@
+"""Every route fails closed: a matrix generated from app.url_map, for each way a deployment
+can be configured (issue 12). A route added without a credential check fails this test:
+without credentials, or with wrong ones, nothing is stored and the answer is 401, 403 or 404.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import (
+    AT_TOKEN,
+    LOCAL_TOKEN,
+    PUBLIC_URL,
+    make_config,
+    twilio_inbound,
+    twilio_signature,
+)
+
+import db
+from smsgw.app import create_app
+
+# Routes anyone may call: they read nothing private and change nothing.
+PUBLIC = {("GET", "/healthz")}
+REFUSED = {401, 403, 404}
+
+# A valid body for each route, as its provider sends it.
+BODIES = {
+    "/webhooks/twilio/sms": ("form", twilio_inbound("HELP")),
+    "/webhooks/twilio/status": ("form", {"MessageSid": "SM0000", "MessageStatus": "delivered",
+                                          "To": "+254722123456", "AccountSid": "AC00"}),
+    "/webhooks/africastalking/sms": ("form", {"id": "at-1", "from": "+254722123456",
+                                              "to": "21512", "text": "HELP",
+                                              "date": "2026-11-22 11:30:00"}),
+    "/webhooks/africastalking/delivery": ("form", {"id": "ATXid_1", "status": "Success",
+                                                   "phoneNumber": "+254722123456"}),
+    "/webhooks/africastalking/ussd": ("form", {"sessionId": "ATUid_1", "serviceCode": "*384#",
+                                               "phoneNumber": "+254722123456",
+                                               "networkCode": "63902", "text": ""}),
+    "/webhooks/africastalking/ussd/events": ("form", {
+        "sessionId": "ATUid_1", "serviceCode": "*384#", "phoneNumber": "+254722123456",
+        "networkCode": "63902", "status": "Success", "date": "2026-11-22 11:30:00"}),
+    "/webhooks/local/sms": ("json", {"from": "0722123456", "to": "local", "text": "HELP",
+                                     "id": "m1"}),
+}
+
+# Deployments: which provider is the default and which others are enabled.
+DEPLOYMENTS = {
+    "offline": {"providers.twilio.enabled": False, "providers.africastalking.enabled": False,
+                "providers.local.token": ""},
+    "twilio": {"providers.default": "twilio", "providers.africastalking.enabled": False,
+               "providers.local.token": ""},
+    "africastalking": {"providers.default": "africastalking", "providers.twilio.enabled": False,
+                       "providers.local.token": ""},
+    "everything": {"providers.local.enabled": True},
+}
+
+
+def provider_of(path: str) -> str:
+    return path.split("/")[2] if path.startswith("/webhooks/") else ""
+
+
+def credentials(path: str, kind: str, body: dict[str, str], *, right: bool) -> dict:
+    """Request arguments carrying right (or wrong) credentials for a route's provider."""
+    provider = provider_of(path)
+    if provider == "twilio":
+        token = None if right else "0" * 32
+        signature = twilio_signature(PUBLIC_URL + path, body, **({"token": token} if token else {}))
+        return {"path": PUBLIC_URL + path, "headers": {"X-Twilio-Signature": signature}}
+    if provider == "africastalking":
+        return {"path": f"{PUBLIC_URL}{path}?token={AT_TOKEN if right else 'guess'}"}
+    if provider == "local":
+        return {"path": path,
+                "headers": {"Authorization": f"Bearer {LOCAL_TOKEN if right else 'guess'}"}}
+    raise AssertionError(f"{path}: a new route; add its credentials and body to this matrix")
+
+
+def send(client, method: str, path: str, kind: str, body: dict, *, headers=None,
+         environ=None):
+    if kind == "json":
+        return client.open(path, method=method, json=body, headers=headers or {},
+                           environ_base=environ or {})
+    return client.open(path, method=method, data=body, headers=headers or {},
+                       environ_base=environ or {})
+
+
+def stored(config) -> int:
+    conn = db.connect(config["database.path"])
+    try:
+        return sum(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                   for table in ("inbound", "ussd_sessions", "ussd_events", "status_events"))
+    finally:
+        conn.close()
+
+
+def routes(app) -> list[tuple[str, str]]:
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, rule.rule))
+    return found
+
+
+@pytest.mark.parametrize("deployment", sorted(DEPLOYMENTS))
+def test_every_route_refuses_callers_without_credentials(tmp_path, clock, deployment):
+    config = make_config(tmp_path, **DEPLOYMENTS[deployment])
+    app = create_app(config, clock=clock)
+    client = app.test_client()
+    outside = {"REMOTE_ADDR": "203.0.113.9"}   # another machine on the network
+    for method, path in routes(app):
+        if (method, path) in PUBLIC:
+            continue
+        kind, body = BODIES.get(path, ("form", {}))
+        for headers in ({}, credentials(path, kind, body, right=False).get("headers", {})):
+            wrong_path = credentials(path, kind, body, right=False)["path"] if headers else path
+            response = send(client, method, wrong_path, kind, body, headers=headers,
+                            environ=outside)
+            assert response.status_code in REFUSED, (deployment, method, path, headers,
+                                                     response.status_code)
+        assert stored(config) == 0, (deployment, path)
+
+
+@pytest.mark.parametrize("deployment", sorted(DEPLOYMENTS))
+def test_every_route_of_an_enabled_provider_answers_its_credentials(tmp_path, clock,
+                                                                    deployment):
+    config = make_config(tmp_path, **DEPLOYMENTS[deployment])
+    app = create_app(config, clock=clock)
+    client = app.test_client()
+    for method, path in routes(app):
+        if (method, path) in PUBLIC:
+            continue
+        kind, body = BODIES[path]
+        creds = credentials(path, kind, body, right=True)
+        if provider_of(path) == "local" and not config["providers.local.token"]:
+            creds = {"path": path}   # the offline default: this machine, no token
+        response = send(client, method, creds["path"], kind, body,
+                        headers=creds.get("headers"))
+        enabled = config.provider_enabled(provider_of(path))
+        expected = 200 if enabled else 404
+        assert response.status_code == expected, (deployment, path, response.get_data()[:200])
+
+
+def test_the_public_routes_are_the_ones_listed(tmp_path, clock):
+    app = create_app(make_config(tmp_path), clock=clock)
+    assert PUBLIC <= set(routes(app))
+    assert set(BODIES) == {path for method, path in routes(app)} - {p for _, p in PUBLIC}
