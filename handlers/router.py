@@ -69,6 +69,11 @@ class Router:
                     raise DuplicateKeyword(f"{word} ({language}) is claimed twice")
                 owners.append((language, command))
 
+    def commands(self) -> list[Command]:
+        """Every registered command, once each, in the order registered."""
+        return list({command.name: command for owners in self._index.values()
+                     for _, command in owners}.values())
+
     def add_fallback(self, fallback: Fallback, *, reads_only: bool = False,
                      ahead: bool = False) -> None:
         """Add a handler for messages no keyword claims; it returns None to pass."""
