@@ -94,7 +94,9 @@ def test_each_role_may_do_only_what_it_is_allowed(client, conn, command, role): 
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_commands_for_everyone_refuse_no_role(client, conn, role):  # noqa: F811
     setup_groups(conn)
-    for name, (text, rule) in sorted(TABLE.items()):
+    last = ["stop", "yes", "start"]   # after STOP only YES/START are answered
+    for name in sorted(set(TABLE) - set(last)) + last:
+        text, rule = TABLE[name]
         if rule == EVERYONE:
             reply = say(client, text, ROLES[role])
             assert not reply.startswith("Only"), (name, role, reply)
