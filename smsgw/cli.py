@@ -41,6 +41,19 @@ def with_config(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# Numbers are masked in what the command line prints, as in the logs: output ends up in
+# terminals, cron mails and bug reports. An admin who needs them asks with --show-numbers.
+show_numbers = click.option("--show-numbers", is_flag=True,
+                            help="Print phone numbers in full (masked by default).")
+
+
+def shown(number: str, config: configuration.Config, reveal: bool = False) -> str:
+    """A phone number as the command line prints it: masked unless asked to reveal."""
+    from handlers.phone import display_phone, mask
+
+    return display_phone(number, config) if reveal else mask(number)
+
+
 @click.group()
 @click.version_option(package_name="smsgw")
 def main() -> None:
@@ -155,14 +168,17 @@ def outbox_group() -> None:
 @click.option("--status", default=None, help="Only messages in this status (queued, sent, ...).")
 @click.option("--limit", type=int, default=50, show_default=True, help="How many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one array of objects).")
+@show_numbers
 @with_config
 def outbox_list(config: configuration.Config, status: str | None, limit: int,
-                as_json: bool) -> None:
+                as_json: bool, show_numbers: bool) -> None:
     """List outbox messages, newest first."""
     conn = db.connect(config["database.path"])
     db.migrate(conn)
     rows = outbox.list_rows(conn, status=status, limit=limit)
     conn.close()
+    for row in rows if not show_numbers else ():
+        row["to"] = shown(row["to"], config)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -212,6 +228,7 @@ def import_aliases(config: configuration.Config, file: str) -> None:
 # Command modules register themselves on the groups above when imported.
 from smsgw import (  # noqa: F401
     cli_bulletins,
+    cli_contacts,
     cli_groups,
     cli_prices,
     cli_standards,

@@ -23,9 +23,9 @@ from db import orders as orders_db
 from db.timeutil import utcnow
 from handlers.groups import appointed, code_of
 from handlers.messages import Context
-from handlers.phone import display_phone, parse_phone
+from handlers.phone import parse_phone
 from smsgw import config as configuration
-from smsgw.cli import main, with_config
+from smsgw.cli import main, show_numbers, shown, with_config
 
 EXIT_SOME_REJECTED = 1
 EXIT_NOTHING_DONE = 2
@@ -120,13 +120,14 @@ def groups_add(config: configuration.Config, code: str, name: str, market: str |
 
 @groups_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@show_numbers
 @with_config
-def groups_list(config: configuration.Config, as_json: bool) -> None:
+def groups_list(config: configuration.Config, as_json: bool, show_numbers: bool) -> None:
     """Every group with its members, leaders and products."""
     with _database(config) as conn:
         rows = []
         for group in groups_db.all_groups(conn):
-            leaders = [display_phone(m.phone, config)
+            leaders = [shown(m.phone, config, show_numbers)
                        for m in groups_db.members(conn, group.id, role="leader")]
             rows.append({"code": group.code, "name": group.name,
                          "members": groups_db.count_members(conn, group.id),
@@ -152,11 +153,11 @@ def _set_role(config: configuration.Config, code: str, phone: str, role: str,
             person = contacts.get_or_create(conn, number)
             if remove and role == "member":
                 done = groups_db.remove_member(conn, group.id, person.id)
-                click.echo(f"{display_phone(number, config)} "
+                click.echo(f"{shown(number, config)} "
                            f"{'removed from' if done else 'was not in'} {group.code}")
                 return
             _appoint(conn, config, group, person, "member" if remove else role)
-        click.echo(f"{display_phone(number, config)} is now "
+        click.echo(f"{shown(number, config)} is now "
                    f"{'a member' if remove or role == 'member' else 'a leader'} of {group.code}")
 
 
@@ -290,7 +291,7 @@ def buyers_add(config: configuration.Config, phone: str, name: str) -> None:
     with _database(config) as conn, db.transaction(conn):
         person = contacts.get_or_create(conn, number)
         groups_db.set_role(conn, person.id, "buyer", name.strip())
-    click.echo(f"{display_phone(number, config)} is a buyer: {name.strip()}")
+    click.echo(f"{shown(number, config)} is a buyer: {name.strip()}")
 
 
 @buyers_group.command("remove")
@@ -302,17 +303,18 @@ def buyers_remove(config: configuration.Config, phone: str) -> None:
     with _database(config) as conn, db.transaction(conn):
         person = contacts.find(conn, number)
         done = person is not None and groups_db.remove_role(conn, person.id, "buyer")
-    click.echo(f"{display_phone(number, config)} {'is no longer' if done else 'was not'} a buyer")
+    click.echo(f"{shown(number, config)} {'is no longer' if done else 'was not'} a buyer")
 
 
 @buyers_group.command("list")
+@show_numbers
 @with_config
-def buyers_list(config: configuration.Config) -> None:
+def buyers_list(config: configuration.Config, show_numbers: bool) -> None:
     """Every registered buyer."""
     with _database(config) as conn:
         found = groups_db.with_role(conn, "buyer")
     for phone, name in found:
-        click.echo(f"{display_phone(phone, config):<16} {name}")
+        click.echo(f"{shown(phone, config, show_numbers):<16} {name}")
     click.echo(f"{len(found)} buyer(s)")
 
 
@@ -337,7 +339,7 @@ def orders_post(config: configuration.Config, phone: str, text: str) -> None:
     with _database(config) as conn:
         person = contacts.find(conn, number)
         if person is None or groups_db.role_name(conn, person.id, "buyer") is None:
-            raise click.ClickException(f"{display_phone(number, config)} is not a buyer"
+            raise click.ClickException(f"{shown(number, config)} is not a buyer"
                                        " (smsgw buyers add)")
         ctx = Context(conn, person, person.language or config["app.default_language"],
                       utcnow(), config)
@@ -369,8 +371,9 @@ def orders_list(config: configuration.Config, status: str | None, limit: int) ->
 
 @orders_group.command("show")
 @click.argument("code")
+@show_numbers
 @with_config
-def orders_show(config: configuration.Config, code: str) -> None:
+def orders_show(config: configuration.Config, code: str, show_numbers: bool) -> None:
     """One order: totals per group, every pledge, and its audit trail."""
     with _database(config) as conn:
         order = orders_db.by_code(conn, code.strip().upper())
@@ -382,10 +385,11 @@ def orders_show(config: configuration.Config, code: str) -> None:
             group = groups_db.by_id(conn, group_id)
             click.echo(f"  {group.code}: {amount:g}")
             for pledge in orders_db.pledges(conn, order.id, group_id):
-                click.echo(f"    {display_phone(pledge.phone, config)} {pledge.quantity:g}")
+                click.echo(f"    {shown(pledge.phone, config, show_numbers)}"
+                           f" {pledge.quantity:g}")
         click.echo("audit:")
         for row in reversed(groups_db.audit_rows(conn, order_id=order.id)):
-            who = display_phone(row["phone"], config) if row["phone"] else "service"
+            who = shown(row["phone"], config, show_numbers) if row["phone"] else "service"
             click.echo(f"  {row['at'][:19]} {who:<12} {row['action']:<8} "
                        f"{json.dumps(row['detail'], ensure_ascii=False)}")
 

@@ -49,7 +49,9 @@ def test_sim_prints_the_reply_and_outbox_lists_it_as_json(config_file):
     assert len(rows) == 1
     assert {"id", "to", "text", "status", "provider", "segments", "encoding",
             "attempts"} <= set(rows[0])
-    assert rows[0]["to"] == "+254712345678" and rows[0]["status"] == "replied"
+    assert rows[0]["to"] == "+254******678" and rows[0]["status"] == "replied"  # masked
+    listed = run("outbox", "list", "--json", "--show-numbers", "--config", str(config_file))
+    assert json.loads(listed.output)[0]["to"] == "+254712345678"
 
 
 def test_sim_with_a_bad_number_fails_with_the_reason(config_file):
