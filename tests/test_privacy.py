@@ -4,6 +4,7 @@ retention (db.privacy.prune, `smsgw prune`, the worker's prune job)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from conftest import make_config
 from test_orders import (
     BUYER,
@@ -33,6 +35,8 @@ from db import outbox as outbox_db
 from db import ussd
 from db.timeutil import iso, utcnow
 from smsgw.app import create_app
+from smsgw.cli import main
+from smsgw.phone import mask
 from smsgw.worker import Worker, build_senders
 
 FARMER = e164(KIMA_A)                    # +254711000002, the person who asks to be forgotten
@@ -322,6 +326,83 @@ def test_the_number_is_found_however_it_is_written():
         assert not pattern.search(other), other
 
 
+# ------------------------------------------------------------------------------ CLI: forget
+
+
+@pytest.fixture
+def cli_config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[database]\npath = "{tmp_path / "cli.db"}"\n[logging]\nlevel = "WARNING"\n')
+    conn = db.connect(tmp_path / "cli.db")
+    db.migrate(conn)
+    with db.transaction(conn):
+        person = contacts.get_or_create(conn, FARMER)
+        conn.execute("INSERT INTO inbound (provider, provider_message_id, contact_id, recipient,"
+                     " text, received_at, outcome) VALUES ('local', 'x1', ?, 'local',"
+                     " 'SUB MAIZE', ?, 'handled')", (person.id, iso(utcnow())))
+        conn.execute("INSERT INTO subscriptions (contact_id, commodity, created_at)"
+                     " VALUES (?, 'MAIZE', ?)", (person.id, iso(utcnow())))
+    conn.close()
+    return path
+
+
+def invoke(*args: str, input: str | None = None) -> Any:
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def farmer_row(config_file: Path) -> sqlite3.Row:
+    conn = db.connect(config_file.parent / "cli.db")
+    try:
+        return conn.execute("SELECT * FROM contacts ORDER BY id LIMIT 1").fetchone()
+    finally:
+        conn.close()
+
+
+def assert_no_full_number(output: str) -> None:
+    digits = re.sub(r"\D", "", output)
+    assert "711000002" not in digits, output
+
+
+def test_cli_forget_asks_first_and_a_no_changes_nothing(cli_config):
+    result = invoke("contacts", "forget", "0711 000 002", "--config", str(cli_config),
+                    input="n\n")
+    assert result.exit_code == 1                     # aborted
+    assert mask(FARMER) in result.output and "subscriptions" in result.output
+    assert_no_full_number(result.output)
+    assert farmer_row(cli_config)["phone"] == FARMER
+
+
+def test_cli_forget_after_yes_forgets_and_prints_only_the_masked_number(cli_config):
+    result = invoke("contacts", "forget", "0711000002", "--config", str(cli_config),
+                    input="y\n")
+    assert result.exit_code == 0, result.output
+    assert "Forgot " + mask(FARMER) in result.output
+    assert_no_full_number(result.output)
+    row = farmer_row(cli_config)
+    assert row["phone"] == f"forgotten:{row['id']}" and row["forgotten_at"]
+
+
+def test_cli_forget_with_yes_does_not_ask(cli_config):
+    result = invoke("contacts", "forget", "+254711000002", "--yes", "--config", str(cli_config))
+    assert result.exit_code == 0, result.output
+    assert "Forget +" not in result.output and "Forgot" in result.output
+    assert_no_full_number(result.output)
+    # The number is now unknown: a second run says so and exits 1.
+    again = invoke("contacts", "forget", "+254711000002", "--yes", "--config", str(cli_config))
+    assert again.exit_code == 1 and "No contact has the number" in again.output
+    assert mask(FARMER) in again.output
+    assert_no_full_number(again.output)
+
+
+def test_cli_forget_unknown_and_invalid_numbers(cli_config):
+    unknown = invoke("contacts", "forget", "0722999888", "--yes", "--config", str(cli_config))
+    assert unknown.exit_code == 1 and "No contact has the number" in unknown.output
+    assert "722999888" not in re.sub(r"\D", "", unknown.output)
+    invalid = invoke("contacts", "forget", "12", "--yes", "--config", str(cli_config))
+    assert invalid.exit_code == 2 and "not a phone number" in invalid.output
+    assert farmer_row(cli_config)["forgotten_at"] is None
+
+
 # ------------------------------------------------------------------------------ prune
 
 
@@ -450,3 +531,33 @@ def test_prune_keeps_everything_younger_than_the_cutoff(plain, clock):
     before = everything(plain)
     assert privacy.prune(plain, before=now - timedelta(days=365)) == privacy.Pruned()
     assert everything(plain) == before
+
+
+# ------------------------------------------------------------------------------ CLI: prune
+
+
+def test_cli_prune_dry_run_then_for_real(cli_config):
+    conn = db.connect(cli_config.parent / "cli.db")
+    fill(conn, utcnow())
+    conn.close()
+    dry = invoke("prune", "--days", "30", "--dry-run", "--config", str(cli_config))
+    assert dry.exit_code == 0, dry.output
+    assert "Would prune what is older than 30 days" in dry.output
+    assert re.search(r"\b7\s+texts of received messages emptied", dry.output)
+    assert "Dry run: nothing was changed." in dry.output
+    conn = db.connect(cli_config.parent / "cli.db")
+    assert count(conn, "SELECT COUNT(*) FROM inbound WHERE text = ''") == 0
+    conn.close()
+    done = invoke("prune", "--config", str(cli_config))   # retention.message_days: 180
+    assert done.exit_code == 0 and "Pruned what is older than 180 days" in done.output
+    assert re.search(r"\b5\s+texts of sent or failed messages emptied", done.output)
+    conn = db.connect(cli_config.parent / "cli.db")
+    assert count(conn, "SELECT COUNT(*) FROM inbound WHERE text = ''") == 7
+    conn.close()
+    assert invoke("prune", "--days", "0", "--config", str(cli_config)).exit_code == 2
+
+
+def test_cli_prune_does_nothing_when_texts_are_kept_forever(cli_config):
+    cli_config.write_text(cli_config.read_text() + "[retention]\nmessage_days = 0\n")
+    result = invoke("prune", "--config", str(cli_config))
+    assert result.exit_code == 0 and "kept forever" in result.output
