@@ -294,6 +294,34 @@ def build_senders(config: Mapping[str, Any], **overrides: Sender) -> dict[str, S
     return senders
 
 
+def schedule_prune(scheduler: Any, settings: Mapping[str, Any]) -> None:
+    """Add the retention job (`retention.prune_schedule`) to the worker's scheduler, in the
+    style of its bulletin jobs; none when the schedule is empty or texts are kept forever."""
+    from smsgw.bulletins import trigger_for
+
+    trigger = trigger_for(settings, "retention.prune_schedule")
+    if trigger is None or int(settings["retention.message_days"]) <= 0:
+        return
+    scheduler.add_job(scheduled_prune, trigger, args=[settings], id="prune", coalesce=True,
+                      max_instances=1, misfire_grace_time=3600, replace_existing=True)
+
+
+def scheduled_prune(settings: Mapping[str, Any], *, now: datetime | None = None) -> Any:
+    """The scheduler's prune job: empty texts older than `retention.message_days`, on its
+    own connection, a batch per transaction (db.privacy.prune)."""
+    from db import privacy
+
+    days = int(settings["retention.message_days"])
+    before = (now or utcnow()) - timedelta(days=days)
+    conn = db.connect(settings["database.path"])
+    try:
+        pruned = privacy.prune(conn, before=before)
+    finally:
+        conn.close()
+    log.info("pruned texts older than %d days: %s", days, pruned.as_dict())
+    return pruned
+
+
 def serve(config: Any) -> Totals:
     """Run the worker and the bulletin schedule until SIGTERM or Ctrl-C; hand back unsent
     claims on the way out."""
@@ -306,6 +334,7 @@ def serve(config: Any) -> Totals:
     db.migrate(conn)
     worker = Worker(config, build_senders(config))
     scheduler = build_scheduler(config)
+    schedule_prune(scheduler, config)
     scheduler.start()
     log.info("worker started: providers %s; scheduled jobs: %s", ", ".join(sorted(worker.senders)),
              ", ".join(job.id for job in scheduler.get_jobs()) or "none")

@@ -34,10 +34,11 @@ from db import orders as orders_db
 from db import outbox as outbox_db
 from db import ussd
 from db.timeutil import iso, utcnow
+from smsgw import config as configuration
 from smsgw.app import create_app
 from smsgw.cli import main
 from smsgw.phone import mask
-from smsgw.worker import Worker, build_senders
+from smsgw.worker import Worker, build_senders, schedule_prune, scheduled_prune
 
 FARMER = e164(KIMA_A)                    # +254711000002, the person who asks to be forgotten
 # The ways the number can be written; none may be left anywhere in the database.
@@ -561,3 +562,60 @@ def test_cli_prune_does_nothing_when_texts_are_kept_forever(cli_config):
     cli_config.write_text(cli_config.read_text() + "[retention]\nmessage_days = 0\n")
     result = invoke("prune", "--config", str(cli_config))
     assert result.exit_code == 0 and "kept forever" in result.output
+
+
+# ------------------------------------------------------------------------------ schedule
+
+
+def test_the_worker_schedules_the_prune_job(config, monkeypatch):
+    from smsgw import bulletins
+    from smsgw import worker as outbox_worker
+
+    made = []
+    real = bulletins.build_scheduler
+
+    def build(settings):
+        scheduler = real(settings)
+        monkeypatch.setattr(scheduler, "start", lambda *a, **k: None)
+        monkeypatch.setattr(scheduler, "shutdown", lambda *a, **k: None)
+        made.append(scheduler)
+        return scheduler
+
+    monkeypatch.setattr(bulletins, "build_scheduler", build)
+    monkeypatch.setattr(outbox_worker.signal, "signal", lambda *a: None)
+    monkeypatch.setattr(outbox_worker.Worker, "run_forever", lambda self, conn, stop: None)
+    outbox_worker.serve(config)
+    jobs = {job.id: job for job in made[0].get_jobs()}
+    assert "prune" in jobs and jobs["prune"].func is scheduled_prune
+    trigger = str(jobs["prune"].trigger)
+    assert "hour='3'" in trigger and "minute='30'" in trigger   # the default 30 3 * * *
+    assert jobs["prune"].coalesce and jobs["prune"].max_instances == 1
+
+
+@pytest.mark.parametrize("overrides", [{"retention.prune_schedule": ""},
+                                       {"retention.message_days": 0}])
+def test_no_prune_job_when_switched_off(tmp_path, overrides):
+    from smsgw.bulletins import build_scheduler
+
+    settings = make_config(tmp_path, **overrides)
+    scheduler = build_scheduler(settings)
+    schedule_prune(scheduler, settings)
+    assert "prune" not in {job.id for job in scheduler.get_jobs()}
+
+
+def test_the_scheduled_job_prunes_by_the_configured_days(tmp_path, clock):
+    settings = make_config(tmp_path, **{"retention.message_days": 100})
+    conn = db.connect(settings["database.path"])
+    db.migrate(conn)
+    fill(conn, clock())
+    pruned = scheduled_prune(settings, now=clock())
+    assert pruned.inbound == 7 and pruned.outbox == 5
+    assert count(conn, "SELECT COUNT(*) FROM inbound WHERE text != ''") == 7
+    conn.close()
+
+
+@pytest.mark.parametrize(("key", "value"), [("retention.prune_schedule", "every night"),
+                                            ("retention.message_days", -1)])
+def test_bad_retention_settings_stop_with_the_key_named(tmp_path, key, value):
+    with pytest.raises(configuration.ConfigError, match=re.escape(key)):
+        make_config(tmp_path, **{key: value})
