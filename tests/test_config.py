@@ -74,7 +74,8 @@ def test_missing_secret_message_names_the_environment_variable(tmp_path):
 
 
 def test_secrets_can_come_from_the_environment(tmp_path):
-    path = write(tmp_path, "[providers]\ndefault = 'twilio'\n[providers.twilio]\n"
+    path = write(tmp_path, "[app]\npublic_url = 'https://gateway.example.com'\n"
+                           "[providers]\ndefault = 'twilio'\n[providers.twilio]\n"
                            "from_number = '+15005550006'\n")
     environ = {"SMSGW_PROVIDERS_TWILIO_ACCOUNT_SID": "AC1",
                "SMSGW_PROVIDERS_TWILIO_AUTH_TOKEN": "tok", "SMSGW_SERVER_PORT": "9000"}

@@ -141,7 +141,8 @@ def test_twilio_success_returns_sid_and_sends_the_wire_fields(config: Any) -> No
 
 
 def test_twilio_no_status_callback_without_public_https_url(tmp_path: Path) -> None:
-    config = make_config(tmp_path, **{"app.public_url": "http://localhost:8000"})
+    config = make_config(tmp_path, **{"app.public_url": "http://localhost:8000",
+                                       "providers.twilio.allow_http": True})
     http = FakeTwilioHttp(twilio_created())
     TwilioSender(config, http_client=http).send(outbox_message())
 
