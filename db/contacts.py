@@ -85,10 +85,10 @@ def set_opted_out(conn: sqlite3.Connection, contact_id: int, *, source: str) -> 
 
 
 def set_opted_in(conn: sqlite3.Connection, contact_id: int) -> None:
-    """Allow messages to this contact again."""
+    """Allow messages to this contact again (a request to be forgotten is withdrawn)."""
     conn.execute(
         "UPDATE contacts SET opted_out = 0, opted_out_at = NULL, opt_out_source = NULL,"
-        " updated_at = ? WHERE id = ?",
+        " forget_requested_at = NULL, updated_at = ? WHERE id = ?",
         (iso(utcnow()), contact_id),
     )
 

@@ -127,6 +127,28 @@ def forget_contact(conn: sqlite3.Connection, contact_id: int, *, now: datetime,
     return erased
 
 
+def request_forget(conn: sqlite3.Connection, contact_id: int, *, now: datetime) -> None:
+    """The person asked to be forgotten: opt them out now (nothing more is sent but the
+    answer to this request) and leave the erasure to `forget_requested`, once that answer
+    has gone (erasing now would leave their number in it, or lose the answer)."""
+    conn.execute("UPDATE contacts SET forget_requested_at = ?, opted_out = 1,"
+                 " opted_out_at = COALESCE(opted_out_at, ?), opt_out_source ="
+                 " COALESCE(opt_out_source, 'forget'), updated_at = ? WHERE id = ?",
+                 (iso(now), iso(now), iso(now), contact_id))
+
+
+def forget_requested(conn: sqlite3.Connection, *, now: datetime) -> int:
+    """Forget everyone who asked and has no message still waiting to go to them; return
+    how many (the worker runs this every few minutes)."""
+    rows = conn.execute(
+        "SELECT id FROM contacts c WHERE forget_requested_at IS NOT NULL AND forgotten_at IS NULL"
+        f" AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.to_number = c.phone"
+        f" AND o.status IN ({','.join('?' * len(_UNSENT))}))", _UNSENT).fetchall()
+    for (contact_id,) in rows:
+        forget_contact(conn, contact_id, now=now, actor_id=contact_id)
+    return len(rows)
+
+
 def preview(conn: sqlite3.Connection, contact_id: int, *, now: datetime) -> Erased:
     """What `forget_contact` would remove, counted by doing it and rolling it back."""
     with transaction(conn), _functions(conn, contact_id) as phone:

@@ -44,7 +44,17 @@ def resolve_yes(ctx: Context, text: str) -> tuple[str, int | None]:
     if waiting is None:
         return text, None
     ctx.language = ctx.contact.language or waiting.language
+    ctx.confirmed = True
     return waiting.text, waiting.segments + max(1, waiting.segments // 10)
+
+
+def ask_yes(ctx: Context, text: str) -> bool:
+    """Keep a command that costs nothing but must be confirmed (FORGET) for the sender's
+    YES, as `settle` does for costly ones; True if it replaced an earlier request."""
+    minutes = int(_setting(ctx, "limits.confirm_minutes", 10))
+    return confirmations.propose(
+        ctx.conn, contact_id=ctx.contact.id, text=text, language=ctx.language, messages=0,
+        segments=0, now=ctx.now, expires=ctx.now + timedelta(minutes=minutes))
 
 
 def settle(ctx: Context, text: str, mark: int, *, allowance: int | None,

@@ -43,6 +43,7 @@ class Context:
     language: str
     now: datetime
     settings: Mapping[str, Any] = field(default_factory=dict)
+    confirmed: bool = False   # the sender said YES to this very request (handlers.costs)
 
     def t(self, key: str, **values: Any) -> str:
         """The reply text `key` in the contact's language, filled with values."""

@@ -182,6 +182,24 @@ def order_tick(settings: Mapping[str, Any], *, now: datetime | None = None) -> t
     return updated, expired
 
 
+FORGET_EVERY_MINUTES = 5
+
+
+def forget_tick(settings: Mapping[str, Any], *, now: datetime | None = None) -> int:
+    """Erase the people who asked by SMS to be forgotten, once the last message to them has
+    gone (db.privacy.forget_requested); return how many."""
+    from db import privacy
+
+    conn = db.connect(settings["database.path"])
+    try:
+        forgotten = privacy.forget_requested(conn, now=now or utcnow())
+    finally:
+        conn.close()
+    if forgotten:
+        log.info("forgot %d contact(s) at their own request", forgotten)
+    return forgotten
+
+
 def build_scheduler(settings: Mapping[str, Any], *,
                     scheduler: BackgroundScheduler | None = None) -> BackgroundScheduler:
     """A scheduler holding the configured jobs and a one-off catch-up (not started)."""
@@ -201,5 +219,7 @@ def build_scheduler(settings: Mapping[str, Any], *,
     scheduler.add_job(order_tick, IntervalTrigger(minutes=int(settings["orders.update_minutes"]),
                                                   timezone=zone),
                       args=[settings], id="orders", **options)
+    scheduler.add_job(forget_tick, IntervalTrigger(minutes=FORGET_EVERY_MINUTES, timezone=zone),
+                      args=[settings], id="forget", **options)
     scheduler.add_job(catch_up, args=[settings], id="catch-up", **options)
     return scheduler

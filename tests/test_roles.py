@@ -61,6 +61,7 @@ TABLE: dict[str, tuple[str, dict[str, str | None] | str]] = {
     "lang": ("LANG EN", EVERYONE), "sub": ("SUB MAIZE NAKURU", EVERYONE),
     "unsub": ("UNSUB MAIZE", EVERYONE), "my": ("MY", EVERYONE),
     "join": ("JOIN PWANI", EVERYONE), "leave": ("LEAVE KISU", EVERYONE),
+    "forget": ("FORGET", EVERYONE),
 }
 
 

@@ -7,6 +7,9 @@ ALTER TABLE contacts ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0;
 -- Set when the person asked to be forgotten: the number is gone, the row stays as an
 -- anonymous id so that counts (orders, pledges, audit) keep adding up.
 ALTER TABLE contacts ADD COLUMN forgotten_at TEXT;
+-- Set when the person asked by SMS (FORGET, then YES): they are opted out at once and
+-- forgotten by the worker once the last message to them has gone.
+ALTER TABLE contacts ADD COLUMN forget_requested_at TEXT;
 
 -- The contact whose message caused this outbound message to someone else (a broadcast,
 -- an order relay); NULL for replies to the sender themself and for bulletins. Quotas

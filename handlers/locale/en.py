@@ -181,4 +181,6 @@ TEXTS = {
     "bcast_too_long": "Not sent: a broadcast can have at most {max} characters and yours has {count}. Shorten it and send it again.",
     "bcast_quota": "Not sent: at most {max} broadcasts an hour. Try again later.",
     "order_quota": "Not posted: at most {max} orders a day. Try again tomorrow.",
+    "forget_confirm": "FORGET deletes your number, your messages, price alerts and groups from this service. Reply YES within {minutes} minutes to confirm.",
+    "forget_done": "Done: you get no more messages, and your number and messages will be deleted within the hour. Text us again any time to start afresh.",
 }

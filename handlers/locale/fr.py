@@ -185,4 +185,6 @@ TEXTS = {
     "bcast_too_long": "Non envoyé: un message de groupe a au plus {max} caractères et le votre en a {count}. Raccourcissez-le.",
     "bcast_quota": "Non envoyé: au plus {max} messages de groupe par heure. Réessayez plus tard.",
     "order_quota": "Non publiée: au plus {max} commandes par jour. Réessayez demain.",
+    "forget_confirm": "OUBLIER efface votre numéro, vos messages, alertes de prix et groupes de ce service. Répondez OUI dans les {minutes} minutes pour confirmer.",
+    "forget_done": "C'est fait: vous ne recevrez plus de messages, et votre numéro et vos messages seront effacés dans l'heure. Ecrivez-nous pour recommencer.",
 }

@@ -180,4 +180,6 @@ TEXTS = {
     "bcast_too_long": "Haijatumwa: tangazo lina herufi {max} tu na lako lina {count}. Lifupishe na ulitume tena.",
     "bcast_quota": "Haijatumwa: matangazo {max} tu kwa saa. Jaribu tena baadaye.",
     "order_quota": "Halijatumwa: maagizo {max} tu kwa siku. Jaribu tena kesho.",
+    "forget_confirm": "SAHAU inafuta namba yako, ujumbe wako, arifa za bei na vikundi katika huduma hii. Jibu NDIYO ndani ya dakika {minutes} kuthibitisha.",
+    "forget_done": "Imekamilika: hutapata ujumbe zaidi, na namba na ujumbe wako vitafutwa ndani ya saa moja. Tutumie ujumbe wakati wowote kuanza upya.",
 }
