@@ -1,11 +1,127 @@
-"""Security hardening: Twilio is not configured with a URL it will never sign."""
+"""Security hardening: one log record is one line, numbers with separators are masked, and
+Twilio is not configured with a URL it will never sign."""
 
 from __future__ import annotations
 
+import io
+import logging
+from collections.abc import Iterator
+
 import pytest
 
-from conftest import make_config
+from conftest import TWILIO_TOKEN, make_config, post_local
+from smsgw import logsafe
 from smsgw.config import ConfigError
+
+FORGED = "2026-01-01 00:00:00 ERROR root: forged"
+
+
+# --------------------------------------------------------------------------- 1. log injection
+
+
+@pytest.fixture
+def captured() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """A real logger writing through a real handler with the redacting filter on it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(logsafe.RedactingFilter([TWILIO_TOKEN]))
+    log = logging.getLogger("tests.hardening")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    try:
+        yield log, stream
+    finally:
+        log.removeHandler(handler)
+        log.propagate = True
+
+
+# Every character some reader takes as the end of a line, and other controls.
+BREAKS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028",
+          "\u2029", "\x00", "\x1b", "\x07", "\x7f", "\x9b"]
+
+
+@pytest.mark.parametrize("brk", BREAKS, ids=[repr(b) for b in BREAKS])
+def test_a_logged_value_cannot_start_a_forged_line(captured, brk):
+    log, stream = captured
+    log.info("duplicate local message %s ignored", f"m1{brk}{FORGED}")
+    output = stream.getvalue()
+    assert output.endswith("\n")
+    assert len(output.splitlines()) == 1, output
+    line = output[:-1]
+    assert not any(ord(ch) < 0x20 or 0x7f <= ord(ch) <= 0x9f or ch in "\u2028\u2029"
+                   for ch in line), repr(line)
+    assert line.endswith(f"{FORGED} ignored")   # the value is still there, on the same line
+
+
+def test_newlines_are_escaped_visibly_and_tracebacks_keep_theirs(captured):
+    log, stream = captured
+    try:
+        raise ValueError(f"boom with {TWILIO_TOKEN}")
+    except ValueError:
+        log.exception("USSD menu failed on session %s", f"s1\r\n{FORGED}")
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith(f"USSD menu failed on session s1\\r\\n{FORGED}")
+    assert lines[1] == "Traceback (most recent call last):"   # the traceback is as it was
+    assert lines[-1] == "ValueError: boom with ***"            # and still redacted
+    assert not any(line.startswith("2026-01-01") for line in lines)
+
+
+def test_a_forged_message_id_through_the_app_stays_on_one_line(app, client, config):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    try:
+        logsafe.setup("DEBUG", config.secrets())
+        forged_id = f"m1\n{FORGED}"
+        assert post_local(client, "HELP", msg_id=forged_id).status_code == 200
+        assert post_local(client, "HELP", msg_id=forged_id).status_code == 200  # duplicate
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    lines = stream.getvalue().splitlines()
+    assert any("duplicate local message m1\\n" + FORGED in line for line in lines), lines
+    assert not any(line.startswith(FORGED) for line in lines)
+
+
+# --------------------------------------------------------------------------- 2. phone masking
+
+
+@pytest.mark.parametrize("number", [
+    "0711-000-002", "0711 000 002", "+254 711 000 002", "(0711) 000-002", "0711.000.002",
+    "+254-711-000-002", "+254 (0) 711 000 002", "(+254) 711 000 002", "+254 711-000-002",
+    "+254711000002", "0711000002", "+254 711000002", "0711 000002",
+])
+def test_numbers_with_separators_are_masked(number):
+    redactor = logsafe.RedactingFilter()
+    for text in (number, f"from {number} now", f"call {number}.", f"({number})",
+                 f"to:{number},"):
+        out = redactor.redact(text)
+        assert "*" in out and "000" not in out, (text, out)
+        assert out.startswith(text[:text.index(number)])                 # the words around
+        assert out.endswith(text[text.index(number) + len(number):])     # are kept
+
+
+@pytest.mark.parametrize("text", [
+    "2026-12-01", "on 2026-12-01 07:00", "2026-12-01T07:00:00+00:00",
+    "2026-12-01 07:00:00.123456", "01-12-2026", "01.12.2026", "07:00", "07:00-20:00",
+    "3,400", "KES 3,400.50", "maize 3,400 beans 12,500", "id 12345", "m1", "log-2",
+    "1234567", "3.14159265", "0.30000000000000004", "1234.5678", "36.821945",
+    "host 192.168.100.200", "SM0123456789abcdef0123456789abcdef", "#1234567",
+    "message 12 attempt 3 failed (twilio 500 code 20500)", "ORDER 200 BAGS @3400 BY 2026-12-20",
+])
+def test_ordinary_numbers_are_not_masked(text):
+    assert logsafe.RedactingFilter().redact(text) == text
+
+
+def test_a_number_after_a_date_is_still_masked():
+    out = logsafe.RedactingFilter().redact("2026-12-01 0711-000-002 and 2026-12-01 07:00 "
+                                           "+254 711 000 003")
+    assert out.startswith("2026-12-01 ") and "07:00" in out
+    assert "000-002" not in out and "000 003" not in out
 
 
 # --------------------------------------------------------------------------- 6. Twilio URL
