@@ -29,6 +29,7 @@ from db.timeutil import utcnow
 from handlers.messages import OPTOUT_CONFIRMATION
 from smsgw import quiet
 from smsgw.errors import PermanentSendError, SendError, TransientSendError
+from smsgw.logsafe import redact_secrets, sorted_secrets
 from smsgw.phone import mask
 from smsgw.quiet import HELD_KINDS
 
@@ -91,6 +92,16 @@ class Worker:
     totals: Totals = field(default_factory=Totals)
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
     _quiet: tuple[quiet.QuietHours | None] | None = None
+    _secrets: tuple[str, ...] | None = None
+
+    def redact(self, error: str) -> str:
+        """An error text fit to store: provider SDKs put request URLs (with the Twilio
+        account SID) and sometimes credentials in theirs, and the outbox, its backups and
+        whoever reads them must not get a secret (logsafe.redact_secrets)."""
+        if self._secrets is None:
+            secrets = getattr(self.settings, "secrets", None)
+            self._secrets = sorted_secrets(secrets() if callable(secrets) else ())
+        return redact_secrets(error, self._secrets)
 
     def bucket(self, provider: str) -> TokenBucket:
         """The rate limiter of one provider (segments per second)."""
@@ -245,11 +256,13 @@ class Worker:
 
     def _final(self, conn: sqlite3.Connection, message: OutboxMessage, status: OutboxStatus,
                error: str) -> None:
+        error = self.redact(error)
         with transaction(conn):
             outbox.mark_final(conn, message.id, status, error=error, now=self.clock())
         log.info("message %d to %s %s: %s", message.id, mask(message.to_number), status, error)
 
     def _retry(self, conn: sqlite3.Connection, message: OutboxMessage, error: str) -> None:
+        error = self.redact(error)
         if message.attempts >= int(self.settings["worker.max_attempts"]):
             self._final(conn, message, OutboxStatus.FAILED, f"gave up after "
                         f"{message.attempts} attempts: {error}")

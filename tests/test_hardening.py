@@ -1,17 +1,28 @@
-"""Security hardening: one log record is one line, numbers with separators are masked, and
-Twilio is not configured with a URL it will never sign."""
+"""Security hardening: one log record is one line, numbers with separators are masked, no
+secret reaches the outbox, and Twilio is not configured with a URL it will never sign."""
 
 from __future__ import annotations
 
 import io
+import json
 import logging
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import requests
+import urllib3
+from twilio.http.response import Response
 
-from conftest import TWILIO_TOKEN, make_config, post_local
+from conftest import (
+    AT_KEY, AT_TOKEN, LOCAL_TOKEN, TWILIO_SID, TWILIO_TOKEN, make_config, post_local,
+)
 from smsgw import logsafe
 from smsgw.config import ConfigError
+from smsgw.twilio_sms import TwilioSender
+from test_senders import FakeTwilioHttp, twilio_error
+from test_worker import make_worker, queue, row
 
 FORGED = "2026-01-01 00:00:00 ERROR root: forged"
 
@@ -122,6 +133,73 @@ def test_a_number_after_a_date_is_still_masked():
                                            "+254 711 000 003")
     assert out.startswith("2026-12-01 ") and "07:00" in out
     assert "000-002" not in out and "000 003" not in out
+
+
+# --------------------------------------------------------------------------- 3. secrets in the DB
+
+OTHER_SID = "ACfedcba9876543210fedcba9876543210"
+API_PATH = f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+
+
+def connection_error(call: dict[str, Any]) -> Response:
+    """What requests raises when api.twilio.com cannot be reached: its text holds the path."""
+    pool = urllib3.HTTPSConnectionPool("api.twilio.com", 443)
+    reason = urllib3.exceptions.NameResolutionError("api.twilio.com", None,
+                                                    OSError("Name or service not known"))
+    path = call["url"].removeprefix("https://api.twilio.com")
+    raise requests.ConnectionError(urllib3.exceptions.MaxRetryError(pool, path, reason))
+
+
+def not_found(call: dict[str, Any]) -> Response:
+    """Twilio's 404 for an unknown account names the resource, SID and all."""
+    return twilio_error(404, 20404, f"The requested resource {API_PATH} was not found")
+
+
+def problem_details(call: dict[str, Any]) -> Response:
+    """An RFC 9457 answer: the SDK's TwilioServiceException prints the URL on a terminal."""
+    return Response(400, json.dumps({
+        "type": "https://www.twilio.com/docs/errors/21200", "title": "Invalid request",
+        "status": 400, "code": 21200, "detail": f"subaccount {OTHER_SID} is suspended",
+        "instance": call["url"],
+    }))
+
+
+def proxy_error(call: dict[str, Any]) -> Response:
+    """A transport error that echoes credentials (a proxy, a misconfigured client)."""
+    raise requests.ConnectionError(
+        f"refused POST {call['url']}?token={AT_TOKEN}&x=1 as {TWILIO_SID}:{TWILIO_TOKEN} "
+        f"(api key {AT_KEY}, local {LOCAL_TOKEN})")
+
+
+class TTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("answer", [connection_error, not_found, problem_details, proxy_error],
+                         ids=["connection", "404", "rfc9457-tty", "echoed-credentials"])
+def test_outbox_error_holds_no_sid_or_secret(conn, config, clock, monkeypatch, answer):
+    monkeypatch.setattr(sys, "stderr", TTY())   # the worker run by hand in a terminal
+    http = FakeTwilioHttp(answer)
+    worker, _ = make_worker(config, {"twilio": TwilioSender(config, http_client=http)}, clock)
+    message_id = queue(conn, clock)
+
+    assert worker.run_once(conn) == 1
+
+    error = row(conn, message_id)["error"]
+    assert error and "twilio" in error
+    for secret in (TWILIO_SID, TWILIO_TOKEN, OTHER_SID, AT_TOKEN, AT_KEY, LOCAL_TOKEN):
+        assert secret not in error, (secret, error)
+    assert "AC0123456789" not in error and "ACfedcba98" not in error
+
+
+def test_redaction_helper_hides_secrets_sids_and_tokens():
+    text = (f"{TWILIO_SID} {OTHER_SID.upper()} /x?token=zzq&y=1 {TWILIO_TOKEN} "
+            f"SM0123456789abcdef0123456789abcdef")
+    out = logsafe.redact_secrets(text, [TWILIO_TOKEN])
+    assert TWILIO_SID not in out and OTHER_SID.upper() not in out and TWILIO_TOKEN not in out
+    assert "zzq" not in out and "token=***&y=1" in out
+    assert "SM0123456789abcdef0123456789abcdef" in out   # a message SID is no secret
 
 
 # --------------------------------------------------------------------------- 6. Twilio URL
