@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -178,6 +179,9 @@ def parse_status(form: Mapping[str, str]) -> StatusReport:
 
 _TWIML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
 _EMPTY_TWIML = _TWIML_HEAD + "<Response />"
+# What XML 1.0 does not allow anywhere in a document, even escaped: the C0 controls but
+# tab, LF and CR, the surrogates (a lone one cannot even be encoded) and U+FFFE, U+FFFF.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def render(texts: list[str]) -> str:
@@ -186,9 +190,12 @@ def render(texts: list[str]) -> str:
     Byte for byte what the SDK's MessagingResponse prints (a test compares them), as a
     string template: ElementTree took longer than the rest of rendering a reply. Text is
     escaped as ElementTree escapes a text node: &, < and >; quotes stay as they are.
+    Characters XML cannot hold (a NUL or other control character, a lone surrogate, say,
+    from a stored text or a price file) are left out, so the answer is always well-formed.
     """
     if not texts:
         return _EMPTY_TWIML
+    texts = [_XML_INVALID.sub("", text) for text in texts]
     messages = "".join(f"<Message>{escape(text)}</Message>" if text else
                        "<Message />" for text in texts)
     return f"{_TWIML_HEAD}<Response>{messages}</Response>"

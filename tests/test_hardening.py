@@ -1,5 +1,6 @@
 """Security hardening: one log record is one line, numbers with separators are masked, no
-secret reaches the outbox, and Twilio is not configured with a URL it will never sign."""
+secret reaches the outbox, TwiML is always well-formed, and Twilio is not configured with a
+URL it will never sign."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import io
 import json
 import logging
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +20,7 @@ from twilio.http.response import Response
 from conftest import (
     AT_KEY, AT_TOKEN, LOCAL_TOKEN, TWILIO_SID, TWILIO_TOKEN, make_config, post_local,
 )
-from smsgw import logsafe
+from smsgw import logsafe, twilio_sms
 from smsgw.config import ConfigError
 from smsgw.twilio_sms import TwilioSender
 from test_senders import FakeTwilioHttp, twilio_error
@@ -200,6 +202,25 @@ def test_redaction_helper_hides_secrets_sids_and_tokens():
     assert TWILIO_SID not in out and OTHER_SID.upper() not in out and TWILIO_TOKEN not in out
     assert "zzq" not in out and "token=***&y=1" in out
     assert "SM0123456789abcdef0123456789abcdef" in out   # a message SID is no secret
+
+
+# --------------------------------------------------------------------------- 4. TwiML
+
+XML_INVALID = ([chr(c) for c in range(0x00, 0x09)] + ["\x0b", "\x0c"]
+               + [chr(c) for c in range(0x0e, 0x20)] + ["\ud800", "\udfff", "\ufffe", "\uffff"])
+
+
+@pytest.mark.parametrize("ch", XML_INVALID, ids=[f"U+{ord(c):04X}" for c in XML_INVALID])
+def test_twiml_is_well_formed_whatever_the_reply_holds(ch):
+    body = twilio_sms.render([f"Maize{ch} 3,400 <KES> & more", ch, "ok"])
+    root = ET.fromstring(body.encode("utf-8"))   # the bytes the webhook sends
+    assert [m.text for m in root.iter("Message")] == ["Maize 3,400 <KES> & more", None, "ok"]
+
+
+def test_twiml_keeps_tabs_newlines_and_other_valid_characters():
+    text = "a\tb\nc\rd \u00e9\u20ac \U0001f33d \ud7ff\ue000\ufffd"
+    root = ET.fromstring(twilio_sms.render([text]).encode("utf-8"))
+    assert root.find("Message").text == text.replace("\r", "\n")   # XML normalises CR
 
 
 # --------------------------------------------------------------------------- 6. Twilio URL
