@@ -64,6 +64,7 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     memory = str(path) in (":memory:", "")
     if not memory:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
     # isolation_level=None: we issue BEGIN IMMEDIATE ourselves (see transaction()), so
     # a write transaction takes SQLite's write lock up front instead of failing half way.
     conn = sqlite3.connect(
@@ -82,6 +83,23 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     # loss can lose the last transactions, which is the usual trade for SMS volumes.
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def _create_private(path: str | Path) -> None:
+    """Create the database file readable by its owner only (0600), if it does not exist.
+
+    It holds phone numbers and message texts; left to SQLite it would be created with the
+    umask's mode, world-readable as a rule. SQLite creates the -wal and -shm files with
+    the mode of the database file, so they are private too. A file that exists is left as
+    it is: its mode is the operator's choice.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return   # a read-only directory, say: sqlite3.connect gives the real error
+    os.close(fd)
 
 
 class WriteLock:
@@ -145,7 +163,7 @@ class WriteLock:
             return
         if self._fd is None:
             try:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             except OSError as exc:  # a read-only directory, say: SQLite's busy timeout it is
                 log.warning("no write lock file %s (%s); relying on SQLite's busy timeout",
                             self.path, exc)

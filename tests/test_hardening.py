@@ -1,26 +1,32 @@
 """Security hardening: one log record is one line, numbers with separators are masked, no
-secret reaches the outbox, TwiML is always well-formed, and Twilio is not configured with a
-URL it will never sign."""
+secret reaches the outbox, TwiML is always well-formed, the database is private, and Twilio
+is not configured with a URL it will never sign."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
+import os
+import stat
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import urllib3
+from click.testing import CliRunner
 from twilio.http.response import Response
 
+import db
 from conftest import (
     AT_KEY, AT_TOKEN, LOCAL_TOKEN, TWILIO_SID, TWILIO_TOKEN, make_config, post_local,
 )
 from smsgw import logsafe, twilio_sms
+from smsgw.cli import main
 from smsgw.config import ConfigError
 from smsgw.twilio_sms import TwilioSender
 from test_senders import FakeTwilioHttp, twilio_error
@@ -221,6 +227,56 @@ def test_twiml_keeps_tabs_newlines_and_other_valid_characters():
     text = "a\tb\nc\rd \u00e9\u20ac \U0001f33d \ud7ff\ue000\ufffd"
     root = ET.fromstring(twilio_sms.render([text]).encode("utf-8"))
     assert root.find("Message").text == text.replace("\r", "\n")   # XML normalises CR
+
+
+# --------------------------------------------------------------------------- 5. file modes
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def mode(path: str | Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_a_new_database_and_its_side_files_are_private(tmp_path, usual_umask):
+    path = tmp_path / "var" / "new.db"
+    conn = db.connect(path)
+    try:
+        with db.transaction(conn):
+            conn.execute("CREATE TABLE t (x)")
+            conn.execute("INSERT INTO t VALUES (1)")
+        files = [str(path), f"{path}-wal", f"{path}-shm", os.path.realpath(path) + ".writelock"]
+        assert {f: oct(mode(f)) for f in files} == {f: oct(0o600) for f in files}
+    finally:
+        conn.close()
+
+
+def test_init_creates_a_private_database(tmp_path, usual_umask):
+    path = tmp_path / "smsgw.db"
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'[database]\npath = "{path}"\n[logging]\nlevel = "WARNING"\n')
+    result = CliRunner().invoke(main, ["init", "--config", str(config_file)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0
+    files = [path, f"{path}-wal", f"{path}-shm", f"{os.path.realpath(path)}.writelock"]
+    assert {str(f): oct(mode(f)) for f in files if os.path.exists(f)} == {
+        str(f): oct(0o600) for f in files if os.path.exists(f)}
+    assert oct(mode(path)) == oct(0o600)
+
+
+def test_an_existing_tighter_database_keeps_its_mode(tmp_path, usual_umask):
+    path = tmp_path / "old.db"
+    db.connect(path).close()
+    os.chmod(path, 0o400)
+    db.connect(path, readonly=True).close()
+    assert oct(mode(path)) == oct(0o400)
 
 
 # --------------------------------------------------------------------------- 6. Twilio URL
