@@ -15,6 +15,7 @@ import click
 import db
 from db import outbox
 from smsgw import config as configuration
+from smsgw.logsafe import mask_phones
 
 CONFIG_HELP = "Config file (default: $SMSGW_CONFIG, else ./config.toml, else built-in defaults)."
 
@@ -179,6 +180,7 @@ def outbox_list(config: configuration.Config, status: str | None, limit: int,
     conn.close()
     for row in rows if not show_numbers else ():
         row["to"] = shown(row["to"], config)
+        row["text"] = mask_phones(row["text"])   # a text may name someone (APPROVE, joins)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return

@@ -29,7 +29,7 @@ from db.timeutil import utcnow
 from handlers.messages import OPTOUT_CONFIRMATION
 from smsgw import quiet
 from smsgw.errors import PermanentSendError, SendError, TransientSendError
-from smsgw.logsafe import redact_secrets, sorted_secrets
+from smsgw.logsafe import mask_phones, redact_secrets, sorted_secrets
 from smsgw.phone import mask
 from smsgw.quiet import HELD_KINDS
 
@@ -97,11 +97,12 @@ class Worker:
     def redact(self, error: str) -> str:
         """An error text fit to store: provider SDKs put request URLs (with the Twilio
         account SID) and sometimes credentials in theirs, and the outbox, its backups and
-        whoever reads them must not get a secret (logsafe.redact_secrets)."""
+        whoever reads them must not get a secret or a whole number (logsafe)."""
         if self._secrets is None:
             secrets = getattr(self.settings, "secrets", None)
             self._secrets = sorted_secrets(secrets() if callable(secrets) else ())
-        return redact_secrets(error, self._secrets)
+        # Numbers too, as in the logs: a provider's error may quote the recipient.
+        return mask_phones(redact_secrets(error, self._secrets))
 
     def bucket(self, provider: str) -> TokenBucket:
         """The rate limiter of one provider (segments per second)."""
