@@ -28,6 +28,12 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(MalformedRequest, _malformed)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(sqlite3.OperationalError, _database_busy)
+    app.register_error_handler(HTTPException, _refused)
+
+
+def _refused(exc: HTTPException) -> tuple[Response, int]:
+    """403, 404, 405...: the reason as JSON, like every other answer of these routes."""
+    return jsonify(error=exc.description), exc.code or 500
 
 
 def _malformed(exc: MalformedRequest) -> tuple[Response, int]:

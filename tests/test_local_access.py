@@ -207,3 +207,12 @@ def test_the_readme_demo_still_works_on_the_offline_defaults(tmp_path):
     assert result.exit_code == 0 and "PRICE" in result.output
     result = sim(config, "ussd", "1", "--from", "0712345678")
     assert result.exit_code == 0 and result.output.startswith("CON ")
+
+
+def test_refusals_say_why_as_json(tmp_path):
+    app = create_app(local_only(tmp_path))
+    refused = post(app, headers={"X-Forwarded-For": "198.51.100.3"})
+    assert refused.status_code == 403 and refused.is_json
+    assert "only this machine" in refused.get_json()["error"]
+    missing = app.test_client().post("/webhooks/twilio/sms", data={})
+    assert missing.status_code == 404 and "twilio is not enabled" in missing.get_json()["error"]
