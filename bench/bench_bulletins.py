@@ -42,6 +42,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from smsgw.providers.base import OneAtATime
+
 ROOT = Path(__file__).resolve().parent.parent
 KENYA = ROOT / "data" / "wfp_food_prices_ken.csv"
 RESULTS = ROOT / "bench" / "results" / "bench_bulletins.json"
@@ -131,7 +133,7 @@ def child_queue(db_path: str) -> dict[str, Any]:
             "opted_out": report.opted_out, "empty": report.empty, "outbox_rows": rows}
 
 
-class FakeSender:
+class FakeSender(OneAtATime):
     """Accepts every message at once: the provider is never the limit."""
 
     provider = "local"
@@ -167,7 +169,7 @@ def child_send_at(db_path: str, limit: int, identical: bool = False) -> dict[str
     import responses
 
     import db
-    from smsgw.at_sms import AfricasTalkingSender
+    from smsgw.providers.africastalking.sms import AfricasTalkingSender
     from smsgw.worker import Worker
 
     conn = db.connect(db_path)

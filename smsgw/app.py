@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Flask, current_app, g
+from flask import Flask
 
 import db
 from db.timeutil import utcnow
@@ -19,19 +16,10 @@ from handlers.ussd import Menu
 from prices.catalog import load_aliases
 from smsgw import config as configuration
 from smsgw import logsafe, webhooks
+from smsgw.context import Services, close_connection
 from smsgw.bulletins import next_price_bulletin
 from smsgw.gateway import Gateway
 from smsgw.ussd_gateway import UssdGateway
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """What request handlers need, built once per process."""
-
-    config: configuration.Config
-    gateway: Gateway
-    clock: Callable[[], datetime]
-    ussd: UssdGateway
 
 
 def create_app(config: configuration.Config | None = None, *, router: Router | None = None,
@@ -63,36 +51,3 @@ def init_database(config: configuration.Config) -> list[str]:
         return applied
     finally:
         conn.close()
-
-
-def services() -> Services:
-    """The current application's services."""
-    return current_app.extensions["smsgw"]  # type: ignore[no-any-return]
-
-
-# One connection per server thread, kept open across requests. Opening and closing one
-# per request (the flaskr way) made every close of the last connection checkpoint the
-# WAL, which cost more than the whole rest of an inbound SMS (see docs/benchmarks.md).
-_threads = threading.local()
-
-
-def connection() -> sqlite3.Connection:
-    """This thread's database connection, opened on first use."""
-    path = str(services().config["database.path"])
-    held: dict[str, sqlite3.Connection] = getattr(_threads, "connections", {})
-    conn = held.get(path)
-    if conn is None:
-        for old in held.values():  # a thread serves one database; tests switch between many
-            old.close()
-        conn = db.connect(path)
-        _threads.connections = {path: conn}
-    g.db_used = True
-    return conn
-
-
-def close_connection(_error: BaseException | None = None) -> None:
-    """After a request: never leave the thread's connection inside a transaction."""
-    if g.pop("db_used", False):
-        for conn in getattr(_threads, "connections", {}).values():
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")

@@ -138,14 +138,15 @@ def sim(config: configuration.Config, text: str, sender: str, as_json: bool) -> 
 
     Everything the message causes goes to the local provider, never to a paying one.
     """
-    from smsgw import app as application
+    from smsgw import context
+    from smsgw.app import create_app
     from smsgw.simulator import NotSimulated, send_sms
 
-    flask_app = application.create_app(config)
+    flask_app = create_app(config)
     logging.getLogger().setLevel(logging.WARNING)  # the reply is the output, not the log
     with flask_app.app_context():
         try:
-            received = send_sms(application.services(), application.connection(), sender, text)
+            received = send_sms(context.services(), context.connection(), sender, text)
         except NotSimulated as exc:
             raise click.ClickException(str(exc)) from None
     replies = [{"id": r.id, "to": r.to_number, "text": r.text, "segments": r.segments,

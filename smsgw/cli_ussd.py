@@ -38,14 +38,15 @@ def ussd(config: configuration.Config, inputs: tuple[str, ...], sender: str,
 
     SMS that the menu sends (a confirmation, a price) go to the outbox for the local provider.
     """
-    from smsgw import app as application
+    from smsgw import context
+    from smsgw.app import create_app
     from smsgw.simulator import NotSimulated, UssdSession
 
-    flask_app = application.create_app(config)
+    flask_app = create_app(config)
     logging.getLogger().setLevel(logging.WARNING)  # the screens are the output, not the log
     with flask_app.app_context():
         try:
-            session = UssdSession(application.services(), application.connection(), sender,
+            session = UssdSession(context.services(), context.connection(), sender,
                                   service_code)
         except NotSimulated as exc:
             raise click.BadParameter(str(exc), param_hint="--from") from None

@@ -1,8 +1,8 @@
 """Settings, declared once as data: name, type, default, help (the datasette way).
 
 Where a value comes from, in order: an environment variable `SMSGW_<SECTION>_<KEY>`
-(dots and nothing else become underscores: `providers.twilio.auth_token` is
-`SMSGW_PROVIDERS_TWILIO_AUTH_TOKEN`), the TOML file, the built-in default. The file is
+(dots and nothing else become underscores: `providers.local.token` is
+`SMSGW_PROVIDERS_LOCAL_TOKEN`), the TOML file, the built-in default. The file is
 the one named by `--config`, else by `SMSGW_CONFIG`, else `./config.toml` if present; with
 none of them the built-in defaults run everything offline with the local provider.
 """
@@ -11,39 +11,24 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
-PROVIDERS = ("local", "twilio", "africastalking")
+from smsgw.providers import PROVIDERS, Provider
+from smsgw.settings import ConfigError, Setting
+
+__all__ = ["SETTINGS", "Config", "ConfigError", "Setting", "load"]
+
 LANGUAGES = ("en", "sw", "fr")
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the key at fault."""
-
-
-@dataclass(frozen=True, slots=True)
-class Setting:
-    key: str
-    type: type
-    default: Any
-    help: str
-    secret: bool = False
-
-    @property
-    def env(self) -> str:
-        """The environment variable that overrides this setting."""
-        return "SMSGW_" + self.key.replace(".", "_").upper()
-
-
-SETTINGS: tuple[Setting, ...] = (
+CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("app.public_url", str, "http://localhost:8000",
-            "The URL providers call; Twilio signatures are checked against it"),
+            "The URL providers call; their signatures are checked against it"),
     Setting("app.default_region", str, "KE", "Country for numbers written without a country code"),
     Setting("app.default_language", str, "en", "Reply language for new contacts: en, sw or fr"),
     Setting("app.timezone", str, "Africa/Nairobi", "Time zone for dates in replies and schedules"),
@@ -54,30 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.threads", int, 4, "Threads per web server worker"),
     Setting("server.max_request_bytes", int, 65536, "Larger request bodies get 413"),
     Setting("providers.default", str, "local",
-            "Where outbound messages go: local, twilio or africastalking"),
-    Setting("providers.local.enabled", bool, False,
-            "Accept the local JSON webhook when another provider is the default (needs"
-            " providers.local.token); on by itself when local is the default provider"),
-    Setting("providers.local.token", str, "",
-            "Bearer token the local JSON webhook requires; empty = loopback callers only, and"
-            " only while local is the default and no other provider is enabled", secret=True),
-    Setting("providers.twilio.enabled", bool, False,
-            "Accept Twilio webhooks (on by itself when twilio is the default provider)"),
-    Setting("providers.twilio.account_sid", str, "", "Twilio account SID (AC...)", secret=True),
-    Setting("providers.twilio.auth_token", str, "", "Twilio auth token", secret=True),
-    Setting("providers.twilio.from_number", str, "", "Twilio number messages are sent from"),
-    Setting("providers.twilio.max_per_second", int, 10, "Segments per second sent to Twilio"),
-    Setting("providers.twilio.allow_http", bool, False,
-            "Accept an http:// app.public_url for Twilio (a local test tunnel only)"),
-    Setting("providers.africastalking.enabled", bool, False,
-            "Accept Africa's Talking callbacks (on by itself when it is the default provider)"),
-    Setting("providers.africastalking.username", str, "sandbox", "AT username; sandbox = AT sandbox"),
-    Setting("providers.africastalking.api_key", str, "", "AT API key", secret=True),
-    Setting("providers.africastalking.sender_id", str, "", "Short code or sender ID; empty = AT's"),
-    Setting("providers.africastalking.callback_token", str, "",
-            "Required in the ?token= query of every AT callback", secret=True),
-    Setting("providers.africastalking.max_per_second", int, 20,
-            "Segments per second sent to Africa's Talking"),
+            "Where outbound messages go: the name of a provider (smsgw/providers)"),
     Setting("limits.sender_messages", int, 30,
             "Messages one phone may send per window before replies pause"),
     Setting("limits.sender_window_seconds", int, 3600, "The window for limits.sender_messages"),
@@ -115,8 +77,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bulletins.cost_per_segment", float, 0.0,
             "Price of one SMS segment, for the dry run's cost estimate (0 = unknown)"),
     Setting("bulletins.cost_currency", str, "KES", "Currency of bulletins.cost_per_segment"),
-    Setting("providers.africastalking.batch_recipients", int, 100,
-            "Most recipients of one identical message per Africa's Talking API call"),
     Setting("ussd.screen_chars", int, 182,
             "Most GSM-7 characters on one USSD screen: 182 at most; lower it where an operator"
             " cuts screens shorter"),
@@ -140,21 +100,26 @@ SETTINGS: tuple[Setting, ...] = (
             " empty = never (only by `smsgw prune`)"),
     Setting("logging.level", str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
-_BY_KEY = {setting.key: setting for setting in SETTINGS}
-_REQUIRED_WHEN_ENABLED = {
-    "twilio": ("providers.twilio.account_sid", "providers.twilio.auth_token",
-               "providers.twilio.from_number"),
-    "africastalking": ("providers.africastalking.api_key",
-                       "providers.africastalking.callback_token"),
-}
+
+
+def all_settings(providers: Sequence[Provider] = PROVIDERS) -> tuple[Setting, ...]:
+    """The core settings and those each provider declares, in one table."""
+    return CORE_SETTINGS + tuple(s for provider in providers for s in provider.settings)
+
+
+SETTINGS = all_settings()   # with every registered provider (docs, tests)
 
 
 class Config(Mapping[str, Any]):
-    """Validated settings, read as `config["providers.twilio.auth_token"]`."""
+    """Validated settings, read as `config["database.path"]`."""
 
-    def __init__(self, values: Mapping[str, Any], source: str) -> None:
+    def __init__(self, values: Mapping[str, Any], source: str,
+                 providers: Sequence[Provider] = PROVIDERS) -> None:
         self._values = dict(values)
         self.source = source
+        self.providers = tuple(providers)
+        self.provider_names = tuple(provider.name for provider in self.providers)
+        self.settings = all_settings(self.providers)
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
@@ -167,29 +132,27 @@ class Config(Mapping[str, Any]):
 
     def provider_enabled(self, name: str) -> bool:
         """Whether a provider's webhooks are accepted and it can send."""
+        if name not in self.provider_names:
+            return False
         return bool(self[f"providers.{name}.enabled"]) or self["providers.default"] == name
-
-    def local_open(self) -> bool:
-        """Whether the local webhook may be used without a token (from loopback only): local
-        is the default provider and no other provider is enabled."""
-        return self["providers.default"] == "local" and not any(
-            self.provider_enabled(name) for name in PROVIDERS if name != "local")
 
     def secrets(self) -> list[str]:
         """Every secret value set, so logging can redact them."""
-        return [str(self[s.key]) for s in SETTINGS if s.secret and self[s.key]]
+        return [str(self[s.key]) for s in self.settings if s.secret and self[s.key]]
 
     def redacted(self) -> dict[str, Any]:
         """The settings with secrets masked, for display."""
-        return {s.key: ("***" if s.secret and self[s.key] else self[s.key]) for s in SETTINGS}
+        return {s.key: ("***" if s.secret and self[s.key] else self[s.key])
+                for s in self.settings}
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def _flatten(table: Mapping[str, Any], known: Mapping[str, Setting],
+             prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for name, value in table.items():
         key = f"{prefix}{name}"
-        if isinstance(value, dict) and not (key in _BY_KEY):
-            flat.update(_flatten(value, key + "."))
+        if isinstance(value, dict) and key not in known:
+            flat.update(_flatten(value, known, key + "."))
         else:
             flat[key] = value
     return flat
@@ -232,35 +195,42 @@ def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> Path |
 
 
 def load(explicit: str | None = None, *, environ: Mapping[str, str] | None = None,
-         overrides: Mapping[str, Any] | None = None) -> Config:
-    """Read, merge and validate the configuration; raise ConfigError naming the bad key."""
+         overrides: Mapping[str, Any] | None = None,
+         providers: Sequence[Provider] = PROVIDERS) -> Config:
+    """Read, merge and validate the configuration; raise ConfigError naming the bad key.
+
+    `providers` are the ones this deployment knows (smsgw.providers.PROVIDERS): their
+    settings are the only provider settings accepted.
+    """
     environ = os.environ if environ is None else environ
+    settings = all_settings(providers)
+    known = {setting.key: setting for setting in settings}
     path = find_config_file(explicit, environ)
     file_values: dict[str, Any] = {}
     if path is not None:
         try:
-            file_values = _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
+            file_values = _flatten(tomllib.loads(path.read_text(encoding="utf-8")), known)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     where = str(path) if path else "built-in defaults"
     values: dict[str, Any] = {}
     for key, value in {**file_values, **(overrides or {})}.items():
-        if key not in _BY_KEY:
+        if key not in known:
             raise ConfigError(f"{where}: unknown setting {key!r}")
-        values[key] = _check_type(_BY_KEY[key], value, where)
-    for setting in SETTINGS:
+        values[key] = _check_type(known[key], value, where)
+    for setting in settings:
         if setting.env in environ:
             values[setting.key] = _coerce_env(setting, environ[setting.env])
         values.setdefault(setting.key, setting.default)
-    config = Config(values, where)
+    config = Config(values, where, providers)
     validate(config)
     return config
 
 
 def validate(config: Config) -> None:
     """Check values that have a type but also a range or a fixed set of choices."""
-    if config["providers.default"] not in PROVIDERS:
-        raise ConfigError(f"providers.default must be one of {', '.join(PROVIDERS)}")
+    if config["providers.default"] not in config.provider_names:
+        raise ConfigError(f"providers.default must be one of {', '.join(config.provider_names)}")
     if config["app.default_language"] not in LANGUAGES:
         raise ConfigError(f"app.default_language must be one of {', '.join(LANGUAGES)}")
     if config["app.default_region"] not in phonenumbers.SUPPORTED_REGIONS:
@@ -272,10 +242,8 @@ def validate(config: Config) -> None:
     if not str(config["app.public_url"]).startswith(("http://", "https://")):
         raise ConfigError("app.public_url must start with http:// or https://")
     for key in ("server.port", "server.workers", "server.threads", "worker.batch_size",
-                "worker.max_attempts", "providers.twilio.max_per_second",
-                "providers.africastalking.max_per_second", "limits.sender_messages",
-                "bulletins.batch_size", "bulletins.max_subscriptions",
-                "providers.africastalking.batch_recipients", "orders.default_days",
+                "worker.max_attempts", "limits.sender_messages",
+                "bulletins.batch_size", "bulletins.max_subscriptions", "orders.default_days",
                 "orders.update_minutes", "limits.confirm_minutes",
                 "limits.caused_segments_per_hour", "limits.broadcast_max_chars",
                 "limits.broadcasts_per_hour", "limits.orders_per_day"):
@@ -288,26 +256,22 @@ def validate(config: Config) -> None:
     for key in ("ussd.session_timeout_seconds", "ussd.keep_days"):
         if config[key] < 1:
             raise ConfigError(f"{key} must be at least 1")
-    if (config["providers.local.enabled"] and not config["providers.local.token"]
-            and not config.local_open()):
-        raise ConfigError("providers.local.token is required when the local webhook is enabled"
-                          " while another provider is the default or enabled")
-    for provider, keys in _REQUIRED_WHEN_ENABLED.items():
-        if not config.provider_enabled(provider):
-            continue
-        for key in keys:
+    for setting in config.settings:
+        if setting.minimum is not None and config[setting.key] < setting.minimum:
+            raise ConfigError(f"{setting.key} must be at least {setting.minimum:g}")
+    for provider in config.providers:
+        _validate_provider(config, provider)
+
+
+def _validate_provider(config: Config, provider: Provider) -> None:
+    if config.provider_enabled(provider.name):
+        for key in provider.required:
             if not config[key]:
-                raise ConfigError(
-                    f"{key} is required when {provider} is enabled"
-                    f" (set it in the config file or in {_BY_KEY[key].env})"
-                )
-    if (config.provider_enabled("twilio") and not config["providers.twilio.allow_http"]
-            and not str(config["app.public_url"]).startswith("https://")):
-        # Twilio signs each webhook over the https:// URL it calls: with an http:// URL no
-        # signature would ever match, and every real request would be refused.
-        raise ConfigError("app.public_url must start with https:// when twilio is enabled"
-                          " (set providers.twilio.allow_http = true only for a local test"
-                          " tunnel)")
+                raise ConfigError(f"{key} is required when {provider.name} is enabled"
+                                  f" (set it in the config file or in"
+                                  f" SMSGW_{key.replace('.', '_').upper()})")
+    if provider.check is not None:
+        provider.check(config)
 
 
 def _validate_bulletins(config: Config) -> None:

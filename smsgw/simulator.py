@@ -15,8 +15,8 @@ import uuid
 
 from db import contacts, transaction
 from handlers.messages import UssdRequest
-from smsgw import local_sms
-from smsgw.app import Services
+from smsgw.providers import local_sms
+from smsgw.context import Services
 from smsgw.errors import MalformedRequest
 from smsgw.gateway import Delivery, Received
 from smsgw.phone import InvalidNumber, to_e164

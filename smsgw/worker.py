@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import db
 from db import contacts, outbox, transaction
@@ -31,16 +31,10 @@ from smsgw import quiet
 from smsgw.errors import PermanentSendError, SendError, TransientSendError
 from smsgw.logsafe import mask_phones, redact_secrets, sorted_secrets
 from smsgw.phone import mask
+from smsgw.providers.base import Sender
 from smsgw.quiet import HELD_KINDS
 
 log = logging.getLogger(__name__)
-
-
-class Sender(Protocol):
-    provider: str
-    max_per_second: int
-
-    def send(self, message: OutboxMessage) -> str: ...
 
 
 class TokenBucket:
@@ -95,8 +89,8 @@ class Worker:
     _secrets: tuple[str, ...] | None = None
 
     def redact(self, error: str) -> str:
-        """An error text fit to store: provider SDKs put request URLs (with the Twilio
-        account SID) and sometimes credentials in theirs, and the outbox, its backups and
+        """An error text fit to store: provider SDKs put request URLs (with account
+        ids) and sometimes credentials in theirs, and the outbox, its backups and
         whoever reads them must not get a secret or a whole number (logsafe)."""
         if self._secrets is None:
             secrets = getattr(self.settings, "secrets", None)
@@ -150,7 +144,7 @@ class Worker:
         open_units: dict[tuple[str, str, str], list[tuple[list[OutboxMessage], set[str]]]] = {}
         for message in batch:
             sender = self.senders.get(message.provider)
-            limit = getattr(sender, "max_recipients", 1)
+            limit = sender.max_recipients if sender is not None else 1
             if limit <= 1:
                 units.append([message])
                 continue
@@ -196,7 +190,7 @@ class Worker:
         sender = self.senders[going[0].provider]
         self.bucket(going[0].provider).take(sum(m.segments for m in going))
         try:
-            results = sender.send_many(going)  # type: ignore[attr-defined]
+            results = sender.send_many(going)
         except SendError as exc:
             results = {m.id: exc for m in going}
         for message in going:
@@ -294,16 +288,13 @@ class Worker:
 
 def build_senders(config: Mapping[str, Any], **overrides: Sender) -> dict[str, Sender]:
     """The senders for every enabled provider (the local one always)."""
-    from smsgw.at_sms import AfricasTalkingSender
-    from smsgw.local_sms import LocalSender
-    from smsgw.twilio_sms import TwilioSender
+    from smsgw.providers import PROVIDERS
 
-    senders: dict[str, Sender] = {"local": LocalSender(config)}
+    providers = getattr(config, "providers", PROVIDERS)
     enabled = getattr(config, "provider_enabled", lambda name: False)
-    if enabled("twilio"):
-        senders["twilio"] = TwilioSender(config)
-    if enabled("africastalking"):
-        senders["africastalking"] = AfricasTalkingSender(config)
+    senders: dict[str, Sender] = {provider.name: provider.sender(config)
+                                  for provider in providers
+                                  if provider.name == "local" or enabled(provider.name)}
     senders.update(overrides)
     return senders
 

@@ -199,7 +199,7 @@ def test_a_command_that_only_reads_runs_without_a_savepoint(config, clock):
     say(client, "HELP")
     conn = db.connect(config["database.path"])
     statements: list[str] = []
-    from smsgw import app as application
+    from smsgw import context as application
 
     with client.application.app_context():
         application.connection().set_trace_callback(statements.append)

@@ -25,8 +25,9 @@ from db import contacts, subscriptions
 from handlers import bulletins as wording
 from handlers.segments import count
 from prices.standards import import_standards
+from smsgw.providers.base import OneAtATime
 from smsgw import bulletins
-from smsgw.at_sms import AfricasTalkingSender
+from smsgw.providers.africastalking.sms import AfricasTalkingSender
 from smsgw.cli import main
 from smsgw.config import ConfigError
 from smsgw.quiet import QuietHours
@@ -300,7 +301,7 @@ def test_a_bulletin_queued_at_night_waits_for_the_morning(config, conn):
     assert {r["next_attempt_at"] for r in bulletin_rows(conn)} == {db.timeutil.iso(morning)}
 
 
-class Recorder:
+class Recorder(OneAtATime):
     provider = "local"
     max_per_second = 1000
 

@@ -22,7 +22,7 @@ from smsgw.app import create_app
 from smsgw.cli import main
 from smsgw.config import SETTINGS
 from smsgw.config import load as load_config
-from smsgw.twilio_sms import TwilioSender
+from smsgw.providers.twilio_sms import TwilioSender
 from smsgw.worker import Worker, build_senders
 
 PUBLIC_URL = "https://canary.example.org"

@@ -24,7 +24,7 @@ def test_builtin_defaults_run_offline(tmp_path, monkeypatch):
 
 def test_example_config_mentions_and_parses_every_setting():
     text = (ROOT / "config.example.toml").read_text()
-    flat = configuration._flatten(tomllib.loads(text))
+    flat = configuration._flatten(tomllib.loads(text), {s.key: s for s in SETTINGS})
     assert set(flat) == {s.key for s in SETTINGS}
     for setting in SETTINGS:
         assert setting.env in text, f"{setting.env} is not documented in config.example.toml"

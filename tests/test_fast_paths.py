@@ -18,7 +18,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from handlers import segments
-from smsgw import twilio_sms
+from smsgw.providers import twilio_sms
 
 SMS_URL = PUBLIC_URL + "/webhooks/twilio/sms"
 

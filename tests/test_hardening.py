@@ -25,10 +25,11 @@ import db
 from conftest import (
     AT_KEY, AT_TOKEN, LOCAL_TOKEN, TWILIO_SID, TWILIO_TOKEN, make_config, post_local,
 )
-from smsgw import logsafe, twilio_sms
+from smsgw import logsafe
+from smsgw.providers import twilio_sms
 from smsgw.cli import main
 from smsgw.config import ConfigError
-from smsgw.twilio_sms import TwilioSender
+from smsgw.providers.twilio_sms import TwilioSender
 from test_senders import FakeTwilioHttp, twilio_error
 from test_worker import make_worker, queue, row
 

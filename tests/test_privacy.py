@@ -34,6 +34,7 @@ from db import orders as orders_db
 from db import outbox as outbox_db
 from db import ussd
 from db.timeutil import iso, utcnow
+from smsgw.providers.base import OneAtATime
 from smsgw import config as configuration
 from smsgw.app import create_app
 from smsgw.cli import main
@@ -63,7 +64,7 @@ def client(config, clock, conn):
     return create_app(config, clock=clock).test_client()
 
 
-class Recorder:
+class Recorder(OneAtATime):
     """A local sender that remembers what it was asked to send."""
 
     provider = "local"

@@ -20,9 +20,9 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 
 from db.outbox import OutboxMessage, OutboxStatus
-from smsgw.at_sms import AfricasTalkingSender
+from smsgw.providers.africastalking.sms import AfricasTalkingSender
 from smsgw.errors import PermanentSendError, TransientSendError
-from smsgw.twilio_sms import TwilioSender
+from smsgw.providers.twilio_sms import TwilioSender
 from conftest import AT_KEY, TWILIO_SID, TWILIO_TOKEN, make_config
 
 TO = "+254722123456"

@@ -25,9 +25,9 @@ from conftest import Clock, make_config, outbox_rows
 from db import contacts
 from db.timeutil import parse_iso
 from handlers.messages import OPTOUT_CONFIRMATION
-from smsgw.at_sms import AfricasTalkingSender
+from smsgw.providers.africastalking.sms import AfricasTalkingSender
 from smsgw.gateway import queue_message
-from smsgw.twilio_sms import TwilioSender
+from smsgw.providers.twilio_sms import TwilioSender
 from smsgw.worker import Worker
 from test_senders import AT_JSON, AT_URL, FakeTwilioHttp, at_body, twilio_created, twilio_error
 

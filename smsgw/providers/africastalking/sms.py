@@ -116,7 +116,7 @@ class AfricasTalkingSender:
                                settings["providers.africastalking.api_key"])
         self._sender_id = settings["providers.africastalking.sender_id"] or None
         self.max_per_second = int(settings["providers.africastalking.max_per_second"])
-        self.max_recipients = int(settings.get("providers.africastalking.batch_recipients", 1))
+        self.max_recipients = int(settings["providers.africastalking.batch_recipients"])
 
     def send(self, message: OutboxMessage) -> str:
         """Send one message; return AT's messageId or raise a SendError."""

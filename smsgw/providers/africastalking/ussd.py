@@ -1,8 +1,9 @@
 """Africa's Talking USSD: parse a session hop and a session-end notification, render CON/END.
 
 The callbacks carry the same secret `?token=` as the SMS callbacks (checked in
-smsgw.webhooks). A hop is answered in the HTTP response, `text/plain`, starting with
-`CON ` (show and wait) or `END ` (show and close); see the shared reference, 2.6 and 2.7.
+smsgw.providers.africastalking). A hop is answered in the HTTP response, `text/plain`,
+starting with `CON ` (show and wait) or `END ` (show and close); see the shared
+reference, 2.6 and 2.7.
 """
 
 from __future__ import annotations

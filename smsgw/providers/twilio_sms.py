@@ -1,4 +1,5 @@
-"""Twilio Programmable Messaging: verify, parse inbound, parse status, render TwiML, send.
+"""Twilio Programmable Messaging: settings, routes, verify, parse inbound and status,
+render TwiML, send.
 
 Named twilio_sms.py, not twilio.py, so it does not shadow the SDK.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,14 +22,18 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from flask import Blueprint, Response, abort, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
 from db.outbox import OutboxMessage, OutboxStatus
 from handlers.messages import InboundMessage
+from smsgw.context import connection, services
 from smsgw.errors import MalformedRequest, PermanentSendError, TransientSendError
 from smsgw.phone import InvalidNumber, to_e164
+from smsgw.providers.base import OneAtATime, Provider, apply_report, raw_uri, require_enabled
+from smsgw.settings import ConfigError, Setting
 
 PROVIDER = "twilio"
 MAX_BODY = 1600  # Twilio's own limit for one (reassembled) message
@@ -201,7 +207,7 @@ def render(texts: list[str]) -> str:
     return f"{_TWIML_HEAD}<Response>{messages}</Response>"
 
 
-class TwilioSender:
+class TwilioSender(OneAtATime):
     """Sends outbox messages through the twilio SDK's REST client."""
 
     provider = PROVIDER
@@ -243,3 +249,82 @@ def _classify(exc: TwilioRestException) -> Exception:
     if exc.status == 429 or exc.status >= 500 or code in {20429, 21611}:
         return TransientSendError(detail)
     return PermanentSendError(detail)
+
+
+# ------------------------------------------------------------------------------ routes
+
+bp = Blueprint("twilio", __name__)
+log = logging.getLogger(__name__)
+
+
+def _verified_form() -> MultiDict[str, str]:
+    """The posted form, once its X-Twilio-Signature is checked (403 otherwise)."""
+    config = services().config
+    form = read_form(request)
+    url = signed_url(config["app.public_url"], raw_uri())
+    if not verify(config["providers.twilio.auth_token"], url, form,
+                  request.headers.get("X-Twilio-Signature")):
+        log.warning("403: bad Twilio signature on %s", request.path)
+        abort(403, description="invalid X-Twilio-Signature")
+    return form
+
+
+@bp.post("/webhooks/twilio/sms")
+def inbound() -> Response:
+    """Inbound SMS from Twilio, answered with TwiML holding the replies."""
+    from smsgw.gateway import Delivery
+
+    require_enabled(PROVIDER)
+    form = _verified_form()
+    found = services()
+    message = parse_inbound(form, region=str(found.config["app.default_region"]),
+                            now=found.clock())
+    received = found.gateway.receive(connection(), message, delivery=Delivery.INLINE,
+                                     reply_provider=PROVIDER)
+    return Response(render([reply.text for reply in received.replies]),
+                    content_type="text/xml; charset=utf-8")
+
+
+@bp.post("/webhooks/twilio/status")
+def status() -> Response:
+    """Twilio status callbacks move an outbox message forward."""
+    require_enabled(PROVIDER)
+    report = parse_status(_verified_form())
+    apply_report(PROVIDER, report.provider_message_id, report.status, report.provider_status,
+                 report.error_code, report.opted_out, report.recipient)
+    return Response(render([]), content_type="text/xml; charset=utf-8")
+
+
+# ------------------------------------------------------------------------- declaration
+
+
+def _check(config: Any) -> None:
+    if config.provider_enabled(PROVIDER) and not config["providers.twilio.allow_http"] \
+            and not str(config["app.public_url"]).startswith("https://"):
+        # Twilio signs each webhook over the https:// URL it calls: with an http:// URL no
+        # signature would ever match, and every real request would be refused.
+        raise ConfigError("app.public_url must start with https:// when twilio is enabled"
+                          " (set providers.twilio.allow_http = true only for a local test"
+                          " tunnel)")
+
+
+DECLARATION = Provider(
+    name=PROVIDER,
+    settings=(
+        Setting("providers.twilio.enabled", bool, False,
+                "Accept Twilio webhooks (on by itself when twilio is the default provider)"),
+        Setting("providers.twilio.account_sid", str, "", "Twilio account SID (AC...)",
+                secret=True),
+        Setting("providers.twilio.auth_token", str, "", "Twilio auth token", secret=True),
+        Setting("providers.twilio.from_number", str, "", "Twilio number messages are sent from"),
+        Setting("providers.twilio.max_per_second", int, 10, "Segments per second sent to Twilio",
+                minimum=1),
+        Setting("providers.twilio.allow_http", bool, False,
+                "Accept an http:// app.public_url for Twilio (a local test tunnel only)"),
+    ),
+    required=("providers.twilio.account_sid", "providers.twilio.auth_token",
+              "providers.twilio.from_number"),
+    check=_check,
+    blueprint=bp,
+    sender=TwilioSender,
+)
