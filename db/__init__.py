@@ -4,7 +4,7 @@ This package imports only the standard library and sqlite_utils; everything abov
 (prices, handlers, smsgw) reaches the database through the functions defined here.
 """
 
-from db.connection import connect, grouped, transaction
+from db.connection import connect, transaction, write
 from db.migrations import migrate, schema_version
 
-__all__ = ["connect", "grouped", "migrate", "schema_version", "transaction"]
+__all__ = ["connect", "migrate", "schema_version", "transaction", "write"]

@@ -1,34 +1,56 @@
-"""Opening the database the one way the whole service uses it, and writing to it.
+"""How the service writes to its database: one page to read.
 
-Writers take turns through `transaction()`. SQLite lets one writer in at a time and makes
-the others wait in its busy handler, which sleeps in steps of 1, 2, 5, 10 ... 100 ms and
-so oversleeps a lock that is held for a fraction of a millisecond: under load that cost
-the gateway its 90 ms p99 and left cores idle (docs/benchmarks.md). So before BEGIN
-IMMEDIATE a writer first takes our own write lock for the database file: a lock per
-process for its threads, then a lock on the file `<database>.writelock` for the processes
-(gunicorn workers, the outbox worker, the CLI). A waiter sleeps in the kernel and is
-woken the moment the holder lets go. SQLite's busy timeout stays as the safety net for
-writers that do not take our lock (another program, the sqlite3 shell).
+**Every write is a `transaction()`.** It takes this process's write lock, then BEGIN
+IMMEDIATE; the block runs; COMMIT (or ROLLBACK if the block raised). All of it is committed
+or none of it, and a `transaction()` inside another on the same connection joins it. The
+CLI, the outbox worker and its scheduled jobs, the importers and the tests write this way,
+each on its own connection.
 
-Waiting: a thread gives up after BUSY_TIMEOUT_MS with "database is locked" (the webhooks
-answer 503), as it did in SQLite's busy handler. The one thread per process that waits for
-the file lock has no timeout (flock has none); it waits for as long as the other process's
-transaction lasts: a fraction of a millisecond for a message, seconds for a large price
-import. A process that dies releases the lock with its file descriptors.
+**Web requests hand their writes to one writer thread per process** (`write()`, the
+datasette model). A request thread puts a function on the writer's queue and waits for its
+result. The writer takes every function queued by then, opens one `transaction()` for all
+of them, runs each inside its own SAVEPOINT and commits. So:
 
-Written by hand because no library does this: `filelock` and `portalocker` wait by
-polling (try, sleep, try again), which is the oversleeping we are avoiding; a blocking
-`fcntl.flock` is a few lines. Where `fcntl` does not exist (Windows) only the per-process
-lock is taken and SQLite's busy handler serializes the processes, as before.
+- *atomic*: one function's writes are all kept or all undone; a function that raises is
+  rolled back to its savepoint, its exception is raised in its caller, and the other
+  functions of the batch are not affected;
+- *committed before the caller hears of it*: `write()` returns only after the COMMIT;
+- *never applied twice*: each function runs once. If the COMMIT itself fails, every
+  caller of that batch gets the error and nothing of the batch is kept; retrying is the
+  caller's choice (a provider's retry is safe: inbound messages are de-duplicated by id);
+- *what it costs*: a queue hand-off and two SAVEPOINT statements per function; one lock,
+  one BEGIN and one COMMIT per batch. Batching is what keeps the gateway's throughput
+  (docs/benchmarks.md): under load a batch holds several messages.
+
+A function given to `write()` gets the writer's connection and must do all its database
+work through it. Reads need none of this: each thread reads on its own connection, and in
+WAL mode readers never wait for the writer.
+
+**The write lock** lets one writer at a time at a database file: a thread lock for the
+threads of this process, then `fcntl.flock` on `<database>.writelock` for the processes
+(two gunicorn workers, the outbox worker, the CLI). SQLite's own busy handler sleeps in
+steps of 1 to 100 ms and so oversleeps a lock held for a fraction of a millisecond; a
+waiter on flock sleeps in the kernel and wakes the moment the holder lets go. Written by
+hand because `filelock` and `portalocker` wait by polling, the oversleeping we avoid. A
+thread that already writes and opens a second transaction on another connection would
+wait for itself: that raises at once instead. SQLite's busy timeout stays as the safety
+net for writers that do not take our lock (the sqlite3 shell). Where there is no `fcntl`
+(Windows), only the thread lock is taken and SQLite's busy handler keeps processes apart.
+
+Waiting: a writer gives up after BUSY_TIMEOUT_MS with "database is locked" (the webhooks
+answer 503; nothing of that request was committed... unless the writer ran it after the
+caller stopped waiting, which is why providers' retries are de-duplicated).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -44,6 +66,7 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 LOCK_SUFFIX = ".writelock"
+BATCH_LIMIT = 64          # functions one writer transaction takes at most
 # SQLite checkpoints the WAL inside the COMMIT that takes it past wal_autocheckpoint
 # frames (1000 by default): an fsync of milliseconds, which under our write lock would
 # stall every other writer. So a process checkpoints itself every CHECKPOINT_EVERY of
@@ -57,6 +80,7 @@ class Connection(sqlite3.Connection):
     """A connection that knows which file's write lock its transactions take."""
 
     lock_path: str | None = None   # None: no write lock (in-memory database)
+    db_path: str = ""               # the database file, as its writer thread opens it
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -72,7 +96,8 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
         factory=Connection,
     )
     if not memory:
-        conn.lock_path = os.path.realpath(path) + LOCK_SUFFIX
+        conn.db_path = os.path.realpath(path)
+        conn.lock_path = conn.db_path + LOCK_SUFFIX
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -103,21 +128,15 @@ def _create_private(path: str | Path) -> None:
 
 
 class WriteLock:
-    """Lets one writer at a time at a database file: first among threads, then processes.
-
-    Reentrant within a thread (a thread that already holds it may take it again, as when a
-    test holds a transaction and calls the app on a second connection: SQLite's own busy
-    timeout then decides, as it did before this lock existed).
-    """
+    """One writer at a time at a database file: first among threads, then processes."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._threads = threading.RLock()
-        self._depth = 0          # how many times the holding thread has taken it
+        self._threads = threading.Lock()
+        self._owner: int | None = None   # the thread holding it
         self._fd: int | None = None
         self._file_lock = fcntl is not None
-        self._commits = 0        # commits in this process since its last checkpoint
-        self._owner: int | None = None   # the thread holding it, if any
+        self._commits = 0                # commits in this process since its last checkpoint
 
     def committed(self) -> bool:
         """Count a commit (call while holding the lock); True when a checkpoint is due."""
@@ -129,36 +148,31 @@ class WriteLock:
 
     def acquire(self, timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
         """Wait for the lock; sqlite3.OperationalError after `timeout` s among threads."""
+        if self._owner == threading.get_ident():
+            raise RuntimeError("this thread already holds a write transaction on another"
+                               " connection to the same database; it would wait for itself")
         if not self._threads.acquire(timeout=timeout):
             raise sqlite3.OperationalError(
                 f"database is locked: no write lock within {timeout:g} s")
-        if self._depth == 0:
-            try:
-                self._lock_file()
-            except BaseException:
-                self._threads.release()
-                raise
-        self._depth += 1
+        try:
+            self._lock_file()
+        except BaseException:
+            self._threads.release()
+            raise
         self._owner = threading.get_ident()
-
-    def held_here(self) -> bool:
-        """Whether the calling thread holds the lock."""
-        return self._owner == threading.get_ident() and self._depth > 0
 
     def release(self) -> None:
         """Let the next writer in."""
-        self._depth -= 1
-        if self._depth == 0:
-            self._owner = None
+        self._owner = None
         try:
-            if self._depth == 0 and self._fd is not None:
+            if self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._threads.release()
 
     def _lock_file(self) -> None:
         # Only one thread of this process gets here at a time: it waits, in the kernel,
-        # for the other processes, without a timeout (see the module docstring).
+        # for the other processes, without a timeout (flock has none).
         if not self._file_lock:
             return
         if self._fd is None:
@@ -179,7 +193,8 @@ class WriteLock:
 
 
 _locks: dict[str, WriteLock] = {}
-_locks_guard = threading.Lock()
+_writers: dict[str, Writer] = {}
+_registry_guard = threading.Lock()
 
 
 def write_lock(conn: sqlite3.Connection) -> WriteLock | None:
@@ -189,26 +204,27 @@ def write_lock(conn: sqlite3.Connection) -> WriteLock | None:
         return None
     lock = _locks.get(path)
     if lock is None:
-        with _locks_guard:
+        with _registry_guard:
             lock = _locks.setdefault(path, WriteLock(path))
     return lock
 
 
-def _forget_locks_after_fork() -> None:
+def _forget_after_fork() -> None:
     # A forked child (a gunicorn worker) must not share the parent's lock file
     # description (flock locks belong to it, so parent and child would not exclude each
-    # other), nor inherit a thread lock some parent thread held at the fork.
-    global _locks_guard
+    # other), nor a thread lock some parent thread held at the fork, nor the parent's
+    # writer threads, which do not exist in the child.
+    global _registry_guard
     for lock in _locks.values():
         if lock._fd is not None:
             os.close(lock._fd)  # the parent's lock is unaffected: closing is not unlocking
     _locks.clear()
-    _locks_guard = threading.Lock()
-    _groups.clear()
+    _writers.clear()
+    _registry_guard = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_locks_after_fork)
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 @contextmanager
@@ -260,199 +276,111 @@ def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 # ------------------------------------------------------------------------------------------
-# Group commit
+# The writer thread
 
 
-class _Job:
-    """One caller's share of a group commit: its work, and what came of it."""
+def write(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run `work` as its own all-or-nothing write on this process's writer thread, batched
+    with whatever other threads are writing, and return its result once committed.
 
-    __slots__ = ("committed", "done", "error", "lead", "result", "wake", "work")
-
-    def __init__(self, work: Callable[[sqlite3.Connection], object]) -> None:
-        self.work = work
-        self.done = False        # run, and committed or failed: `result` or `error` is final
-        self.lead = False        # this job's thread is to lead the next batch
-        self.committed = False
-        self.result: object = None
-        self.error: BaseException | None = None
-        # Held from the start; released once, by the thread that finishes this job's batch
-        # or makes this job's thread the next leader. Its caller waits by acquiring it.
-        self.wake = threading.Lock()
-        self.wake.acquire()
-
-
-class _Group:
-    """The jobs of one database file waiting for its next group commit, in this process."""
-
-    def __init__(self) -> None:
-        self.mutex = threading.Lock()
-        self.pending: list[_Job] = []
-        self.leading = False   # a thread is running a batch, or has been told to run the next
-
-
-_groups: dict[str, _Group] = {}
-
-
-def grouped(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
-    """Run `work(conn)` as its own all-or-nothing write, committed together with whatever
-    other threads of this process are writing at the same moment (group commit).
-
-    What one transaction per message costs the gateway is mostly per transaction, not per
-    row: the write lock, BEGIN re-reading the pages other connections changed, COMMIT
-    writing page 1 and each touched index page to the WAL, and a checkpoint now and then.
-    Under load, messages arrive while another is being written; so the first thread to
-    find no batch running becomes the leader. It takes the write lock and then every job
-    queued by then (its own and the others'), runs them one after the other on its own
-    connection and commits them in one transaction; the others wait and get their results
-    only after that COMMIT. Alone, a job is one transaction as with `transaction()`.
-
-    When a batch is done, its leader wakes exactly the threads whose jobs it ran, and,
-    if jobs were queued meanwhile, the thread of the first of them, which leads the next
-    batch. Nobody else wakes: each wake-up is a thread switch and a fight for the GIL,
-    so a shared condition woken for all would cost every waiting thread one per batch.
-
-    `work` gets the connection to use, which may be another thread's (the leader's): it must
-    do all its database work through that argument and nothing else that depends on the
-    calling thread, and it may be run again (its earlier run rolled back): if any job of a
-    batch raises, or the batch cannot commit, the whole batch is rolled back and each job
-    is run again alone, in its own transaction. So a failing job's writes are undone, its
-    exception is raised in its own caller, and a bad batch-mate never costs a job its
-    write. (Jobs rarely fail, so this costs less than a SAVEPOINT around every job: two
-    statements each, and every statement lets go of the GIL.)
-
-    Written by hand: SQLite has no group commit of its own, and no library adds one.
+    `conn` names the database (any connection to it). Inside a transaction already open
+    on `conn`, or for an in-memory database, `work` runs here, in that transaction or its
+    own (the tests' way, and the CLI's when it calls the gateway in-process).
     """
-    if conn.in_transaction:
-        return work(conn)   # inside a caller's transaction: join it, as transaction() does
-    lock = write_lock(conn)
-    if lock is None or lock.held_here():
-        # No file lock (in-memory database), or this thread already holds it (a test
-        # holding a transaction on another connection): a batch led by another thread
-        # would wait for this one, so write alone.
+    path = getattr(conn, "lock_path", None)
+    if conn.in_transaction or path is None:
         with transaction(conn):
-            return work(conn)
-    group = _groups.get(lock.path)
-    if group is None:
-        with _locks_guard:
-            group = _groups.setdefault(lock.path, _Group())
-    job = _Job(work)
-    with group.mutex:
-        group.pending.append(job)
-        if not group.leading:
-            group.leading = job.lead = True
-    if not job.lead:
-        try:
-            job.wake.acquire()   # until our batch is done, or we are to lead the next
-        except BaseException:
-            _abandon(group, job)
-            raise
-    if not job.done:
-        _lead(conn, lock, group, job)
-    if job.error is not None:
-        raise job.error
-    return job.result  # type: ignore[return-value]
+            return _in_savepoint(conn, work)
+    if write_lock(conn)._owner == threading.get_ident():  # type: ignore[union-attr]
+        raise RuntimeError("this thread holds a write transaction on another connection;"
+                           " the writer thread would wait for it forever")
+    writer = _writers.get(path)
+    if writer is None:
+        with _registry_guard:
+            writer = _writers.get(path) or _writers.setdefault(path, Writer(conn.db_path))
+    return writer.submit(work)
 
 
-def _lead(conn: sqlite3.Connection, lock: WriteLock, group: _Group, own: _Job) -> None:
-    """Take the write lock, then every queued job, and commit them as one transaction."""
-    batch: list[_Job] = []
-    checkpoint = False
+def _in_savepoint(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work(conn)` with its writes undone if it raises (the rest of the transaction kept)."""
+    conn.execute("SAVEPOINT write")
     try:
-        try:
-            lock.acquire()
-        except BaseException:
-            with group.mutex:   # the batch was not taken: only the leader's own job gives up
-                group.pending.remove(own)
-            raise
-        try:
-            # Taken after the lock, so jobs queued while we waited for it ride along.
-            with group.mutex:
-                batch, group.pending = group.pending, []
-            try:
-                _run_batch(conn, batch)
-            except Exception as exc:  # noqa: BLE001 - handed to the caller, or each run alone
-                if len(batch) == 1:
-                    batch[0].error = exc
-                else:
-                    log.info("group commit of %d writes failed (%s); writing each alone",
-                             len(batch), exc)
-                    for job in batch:
-                        _run_alone(conn, job)
-            checkpoint = lock.committed()
-        finally:
-            lock.release()
-    finally:
-        _finish(group, batch, own)
-    if checkpoint:
-        _checkpoint(conn)
-
-
-def _finish(group: _Group, batch: list[_Job], own: _Job) -> None:
-    """Hand each job of a batch its outcome and wake its thread; pass on the lead."""
-    with group.mutex:
-        for job in batch:   # the leader's own job is among them, unless it never got the lock
-            if not job.committed and job.error is None:
-                # The leader was interrupted (SystemExit as the server stops, say) before
-                # this write was committed: its caller must not take it as done.
-                job.error = sqlite3.OperationalError("database write interrupted; try again")
-            job.done = True
-        successor = _pass_lead(group)
-    for job in batch:
-        if job is not own:
-            job.wake.release()
-    if successor is not None:
-        successor.wake.release()
-
-
-def _abandon(group: _Group, job: _Job) -> None:
-    """A waiting caller is leaving (an exception while it waited): its job must not keep
-    the others waiting. Unless a batch already holds it, it is dropped; if it had been
-    made the next leader, the lead goes to the next queued job."""
-    successor = None
-    with group.mutex:
-        if job in group.pending:
-            group.pending.remove(job)
-            if job.lead:
-                successor = _pass_lead(group)
-    if successor is not None:
-        successor.wake.release()
-
-
-def _pass_lead(group: _Group) -> _Job | None:
-    """With `group.mutex` held: make the first queued job the next leader and return it
-    (its thread is to be woken), or, with none queued, mark that nobody leads."""
-    successor = group.pending[0] if group.pending else None
-    if successor is None:
-        group.leading = False
-    else:
-        successor.lead = True
-    return successor
-
-
-def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for job in batch:
-            job.result = job.work(conn)
-        conn.execute("COMMIT")
-        for job in batch:
-            job.committed = True
+        result = work(conn)
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        conn.execute("ROLLBACK TO write")
+        conn.execute("RELEASE write")
         raise
+    conn.execute("RELEASE write")
+    return result
 
 
-def _run_alone(conn: sqlite3.Connection, job: _Job) -> None:
-    job.result = job.error = None
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        result = job.work(conn)
-        conn.execute("COMMIT")
-        job.committed = True
-    except Exception as exc:  # noqa: BLE001 - raised again in the job's own thread
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        job.error = exc
-    else:
-        job.result = result
+_Job = tuple[Callable[[sqlite3.Connection], object], Future]
+
+
+class Writer:
+    """One thread, one connection: runs queued write functions, several per transaction."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"writer {path}", daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Queue `work` and wait for its result (or its exception) after the commit."""
+        future: Future[T] = Future()
+        self._queue.put((work, future))
+        try:
+            return future.result(timeout=BUSY_TIMEOUT_MS / 1000)
+        except TimeoutError:
+            if future.cancel():   # not started: it never will be
+                raise sqlite3.OperationalError("database is locked: the write waited too"
+                                               " long and was dropped") from None
+            return future.result()   # under way: its outcome is coming
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        while True:
+            job = self._queue.get()
+            try:
+                conn = conn or connect(self.path)
+            except Exception as exc:  # noqa: BLE001 - this caller hears of it; try again later
+                job[1].set_exception(exc)
+                continue
+            self._commit(conn, job)
+
+    def _commit(self, conn: sqlite3.Connection, first: _Job) -> None:
+        """One transaction: the first job, then (once the lock is ours) every job queued
+        meanwhile, up to BATCH_LIMIT; each in its savepoint. Results go out after COMMIT."""
+        taken, outcomes = [first], []
+        try:
+            with transaction(conn):
+                job: _Job | None = first
+                while job is not None:
+                    work, future = job
+                    if future.set_running_or_notify_cancel():   # False: its caller gave up
+                        try:
+                            outcomes.append((future, _in_savepoint(conn, work), None))
+                        except Exception as exc:  # noqa: BLE001 - raised in its own caller
+                            outcomes.append((future, None, exc))
+                    job = self._next() if len(taken) < BATCH_LIMIT else None
+                    if job is not None:
+                        taken.append(job)
+        except BaseException as exc:  # noqa: BLE001 - no lock, or no COMMIT: all of it failed
+            # (A job that raised BaseException, not Exception, ends up here too: the thread
+            # must outlive it, or every later write would wait for it forever.)
+            for _, future in taken:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for future, result, error in outcomes:
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+    def _next(self) -> _Job | None:
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return None

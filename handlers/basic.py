@@ -38,7 +38,7 @@ def yes(ctx: Context, rest: str) -> list[Reply]:
 
 def register(router: Router) -> None:
     """Add HELP, STOP and START (and YES, which is START unless something awaits a yes)."""
-    router.register(Command("help", keywords.HELP, help_, reads_only=True))
+    router.register(Command("help", keywords.HELP, help_))
     router.register(Command("stop", keywords.OPT_OUT, stop, single_word_only=True, always=True))
     start_words = {lang: words - keywords.YES[lang] for lang, words in keywords.OPT_IN.items()}
     router.register(Command("start", start_words, start, single_word_only=True, always=True))

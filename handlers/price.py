@@ -322,7 +322,7 @@ def save_language(ctx: Context, language: str) -> str:
 
 def register(router: Router) -> None:
     """Add PRICE, REG and LANG, and the bare commodity-market fallback."""
-    router.register(Command("price", PRICE_WORDS, price, reads_only=True, ahead=True))
+    router.register(Command("price", PRICE_WORDS, price))
     router.register(Command("reg", REG_WORDS, register_market))
     router.register(Command("lang", LANG_WORDS, set_language))
-    router.add_fallback(bare_price, reads_only=True, ahead=True)
+    router.add_fallback(bare_price)

@@ -32,16 +32,6 @@ class Command:
     handle: Handle
     single_word_only: bool = False   # STOP/START/HELP act only on a message of one word
     always: bool = False             # runs even when the sender is rate-limited
-    # Only reads the database, and answers the same for the same contact and data (HELP,
-    # PRICE, STD): the gateway runs it without a SAVEPOINT, as it has nothing to undo.
-    reads_only: bool = False
-    # Reads enough to be worth answering before the write transaction, outside the write
-    # lock (PRICE, STD; see Gateway.receive). Only for a command that reads only.
-    ahead: bool = False
-
-    def __post_init__(self) -> None:
-        if self.ahead and not self.reads_only:
-            raise ValueError(f"{self.name}: only a command that reads only is answered ahead")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +47,6 @@ class Router:
     def __init__(self) -> None:
         self._index: dict[str, list[tuple[str, Command]]] = {}
         self._fallbacks: list[Fallback] = []
-        self._fallbacks_read_only = True
-        self._fallbacks_ahead = True
 
     def register(self, command: Command) -> None:
         """Add a command; its keywords must not clash with another command's."""
@@ -74,12 +62,9 @@ class Router:
         return list({command.name: command for owners in self._index.values()
                      for _, command in owners}.values())
 
-    def add_fallback(self, fallback: Fallback, *, reads_only: bool = False,
-                     ahead: bool = False) -> None:
+    def add_fallback(self, fallback: Fallback) -> None:
         """Add a handler for messages no keyword claims; it returns None to pass."""
         self._fallbacks.append(fallback)
-        self._fallbacks_read_only = self._fallbacks_read_only and reads_only
-        self._fallbacks_ahead = self._fallbacks_ahead and reads_only and ahead
 
     def match(self, text: str, *, preferred: tuple[str, ...] = ()) -> Match | None:
         """The command a message asks for, and the language its keyword was in."""
@@ -95,19 +80,6 @@ class Router:
         owners = self._index.get(word, [])
         order = {lang: rank for rank, lang in enumerate(preferred)}
         return sorted(owners, key=lambda owner: order.get(owner[0], len(order)))
-
-    def reading(self, text: str) -> tuple[bool, bool]:
-        """Whether every command this message could run (whatever the sender's language)
-        only reads, and whether each is worth answering ahead (see Command)."""
-        word, _ = split_command(text)
-        alone = single_word(text)
-        candidates = [command for _, command in self._index.get(word, ())
-                      if not (command.single_word_only and alone != word)]
-        if candidates:
-            return (all(command.reads_only for command in candidates),
-                    all(command.ahead for command in candidates))
-        # No keyword: the fallbacks, then the "unknown" answer, which only reads.
-        return self._fallbacks_read_only, self._fallbacks_ahead
 
     def is_always(self, text: str) -> bool:
         """Whether the message is one that must work even for a rate-limited sender (STOP)."""

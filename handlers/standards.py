@@ -89,4 +89,4 @@ def today_for(ctx: Context) -> date:
 
 def register(router: Router) -> None:
     """Add STD (VIWANGO, NORME) to a router."""
-    router.register(Command("standards", KEYWORDS, handle, reads_only=True, ahead=True))
+    router.register(Command("standards", KEYWORDS, handle))

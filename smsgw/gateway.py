@@ -1,8 +1,11 @@
 """Receiving one inbound message: de-duplicate, store, route, and record the replies.
 
-Everything happens in one write transaction, so a message and its effects (an opt-out,
-the replies) are stored together or not at all, and a provider's retry of the same
-message id finds the first delivery's replies instead of running the command again.
+Everything happens in one write (db.write), so a message and its effects (an opt-out, the
+replies, what it sends to others) are stored together or not at all, and a provider's
+retry of the same message id finds the first delivery's replies instead of running the
+command again. The command itself runs in a savepoint of its own inside that write: if it
+fails, or costs more than its sender may spend without a YES (handlers.costs), its writes
+are undone and the message is still kept.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from db import contacts, grouped, inbound, outbox
+from db import contacts, inbound, outbox, write
 from db.outbox import OutboxMessage, OutboxStatus
 from db.timeutil import utcnow
 from handlers import costs
@@ -47,18 +50,6 @@ class Received:
     duplicate: bool
 
 
-class _WroteWhileReading(Exception):
-    """A command marked as reading only wrote and then failed: undo the whole message."""
-
-
-@dataclass(frozen=True, slots=True)
-class Ahead:
-    """A read-only command's answer, worked out before the write transaction for a contact."""
-
-    contact: contacts.Contact
-    replies: list[Reply]
-
-
 class Gateway:
     """Turns inbound messages into stored effects and recorded replies."""
 
@@ -77,67 +68,12 @@ class Gateway:
 
     def receive(self, conn: sqlite3.Connection, message: InboundMessage, *,
                 delivery: Delivery, reply_provider: str) -> Received:
-        """Handle one message exactly once; a repeat gets the first delivery's replies.
-
-        Every statement here runs while this process holds the database's write lock (and
-        each lets go of the GIL), so there are as few as the rules allow: for a HELP from a
-        known sender, the contact with its rate count, the message and the reply, in a
-        transaction shared with the messages other threads are writing (db.grouped). A
-        command that writes also gets a SAVEPOINT, so that its failure undoes its writes
-        and keeps the message.
-        """
-        reads_only, worth_ahead = self.router.reading(message.text)
-        ahead = self._answer_ahead(conn, message) if worth_ahead else None
-        try:
-            return grouped(conn, lambda shared: self._receive(
-                shared, message, delivery=delivery, reply_provider=reply_provider, ahead=ahead,
-                careful=not reads_only))
-        except _WroteWhileReading:
-            # Its writes went with the rest of the message; now again, with a savepoint.
-            return grouped(conn, lambda shared: self._receive(
-                shared, message, delivery=delivery, reply_provider=reply_provider, careful=True))
-
-    def _answer_ahead(self, conn: sqlite3.Connection, message: InboundMessage) -> Ahead | None:
-        """The answer to a command that only reads (PRICE, STD), worked out before the write
-        transaction, or None to answer inside it.
-
-        Writers take turns, and a price look-up is most of a PRICE's work: done inside the
-        write transaction, it made every other writer of both server processes wait for it.
-        Here it runs in a read transaction of its own (WAL readers never wait for writers),
-        in parallel with the other processes' writes. It sees every message committed
-        before this one arrived, so a REG the farmer had an answer to is always seen.
-        Inside the write transaction the answer is used only if the contact read there is
-        the same (language, opt-out); a new sender, a repeat, a rate-limited sender or a
-        changed contact is answered there as before. The read transaction is rolled back,
-        so even a command wrongly marked as reading only cannot write through it.
-        """
-        if conn.in_transaction:
-            return None   # inside a caller's transaction (tests): answer in it
-        conn.execute("BEGIN")
-        try:
-            contact = contacts.find(conn, message.sender)
-            if contact is None or contact.opted_out:
-                return None
-            now = self.clock()
-            ctx = Context(conn, contact, contact.language or self._default_language, now,
-                          self.settings)
-            changes = conn.total_changes
-            try:
-                replies = self.router.dispatch(ctx, message.text)
-            except Exception:  # answered again inside the transaction, where failures are handled
-                log.debug("answering ahead failed; answering in the transaction", exc_info=True)
-                return None
-            if conn.total_changes != changes:
-                log.error("a command marked as reading only wrote: %r", message.text[:20])
-                return None
-            return Ahead(contact, replies)
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+        """Handle one message exactly once; a repeat gets the first delivery's replies."""
+        return write(conn, lambda writer: self._receive(
+            writer, message, delivery=delivery, reply_provider=reply_provider))
 
     def _receive(self, conn: sqlite3.Connection, message: InboundMessage, *,
-                 delivery: Delivery, reply_provider: str, ahead: Ahead | None = None,
-                 careful: bool = True) -> Received:
+                 delivery: Delivery, reply_provider: str) -> Received:
         """`receive` inside the write transaction, on the connection it runs on."""
         # The first delivery of this id created the contact, so for a repeat this
         # finds it and changes nothing.
@@ -169,10 +105,8 @@ class Gateway:
                 replies = []
         elif limited:
             replies = self._limit_notice(conn, ctx)
-        elif ahead is not None and ahead.contact == contact:
-            replies = ahead.replies
         else:
-            replies = self._dispatch(conn, ctx, message.text, inbound_id, careful=careful)
+            replies = self._dispatch(conn, ctx, message.text, inbound_id)
         # Only a write can have opted the contact out (STOP) or in (START): without one,
         # the contact read above is still current and need not be read again.
         if conn.total_changes != changes:
@@ -203,18 +137,7 @@ class Gateway:
         return [Reply(ctx.t("rate_limited", minutes=max(1, self._window_seconds // 60)))]
 
     def _dispatch(self, conn: sqlite3.Connection, ctx: Context, text: str,
-                  inbound_id: int, *, careful: bool = True) -> list[Reply]:
-        if not careful:
-            # A command that only reads has nothing to undo: no SAVEPOINT (two statements).
-            changes = conn.total_changes
-            try:
-                return self.router.dispatch(ctx, text)
-            except Exception:  # noqa: BLE001 - logged with its traceback by _failed
-                if conn.total_changes != changes:
-                    log.error("a command marked as reading only wrote, then failed: %r",
-                              text[:20])
-                    raise _WroteWhileReading from None
-                return self._failed(conn, ctx, inbound_id)
+                  inbound_id: int) -> list[Reply]:
         conn.execute("SAVEPOINT handler")
         mark = outbox.last_id(conn)
         try:

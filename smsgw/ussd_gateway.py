@@ -1,6 +1,6 @@
 """Answering one USSD hop: find the session, move the menu on, store it, queue any SMS.
 
-Everything happens in one write transaction, as for an SMS (smsgw.gateway): the new
+Everything happens in one write (db.write), as for an SMS (smsgw.gateway): the new
 state, the answer to this exact request and any SMS it sends are stored together or not at
 all. A repeated request (same session, same input; providers retry) gets the stored
 answer back, so a change it made (a registration, a language) and its SMS happen once.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from db import contacts, transaction
+from db import contacts, write
 from db import ussd as sessions
 from db.timeutil import utcnow
 from handlers.messages import Context, UssdRequest
@@ -50,29 +50,33 @@ class UssdGateway:
     def answer(self, conn: sqlite3.Connection, request: UssdRequest, *,
                reply_provider: str) -> Answer:
         """The screen for one hop; a repeated hop gets the first answer and changes nothing."""
+        return write(conn, lambda writer: self._answer(writer, request, reply_provider))
+
+    def _answer(self, conn: sqlite3.Connection, request: UssdRequest,
+                reply_provider: str) -> Answer:
+        """`answer` inside the write, on the connection it runs on."""
         now = self.clock()
-        with transaction(conn):
-            # The owner first: a request that repeats another phone's session and inputs must
-            # not be handed that phone's stored screens.
-            contact = contacts.get_or_create(conn, request.phone)
-            session = sessions.get_session(conn, request.session_id)
-            if session is not None and session.contact_id != contact.id:
-                raise MalformedRequest("sessionId belongs to another phoneNumber")
-            seen = sessions.answered(conn, request.session_id, request.text)
-            if seen is not None:
-                log.info("repeated USSD hop on session %s answered again", request.session_id)
-                return Answer(seen[0], seen[1], repeat=True)
-            if contact.simulated:
-                reply_provider = "local"
-            language = contact.language or str(self.settings.get("app.default_language", "en"))
-            ctx = Context(conn, contact, language, now, self.settings)
-            screen = self._screen(conn, ctx, session, request)
-            self._store(conn, request, contact.id, session, screen, now)
-            for text in screen.sms:
-                self._send(conn, contact.id, contact.phone, text, reply_provider, now)
-            log.info("USSD hop %d of session %s from %s: %s", (session.hops if session else 0) + 1,
-                     request.session_id, mask(contact.phone), "END" if screen.end else "CON")
-            return Answer(screen.text, screen.end)
+        # The owner first: a request that repeats another phone's session and inputs must
+        # not be handed that phone's stored screens.
+        contact = contacts.get_or_create(conn, request.phone)
+        session = sessions.get_session(conn, request.session_id)
+        if session is not None and session.contact_id != contact.id:
+            raise MalformedRequest("sessionId belongs to another phoneNumber")
+        seen = sessions.answered(conn, request.session_id, request.text)
+        if seen is not None:
+            log.info("repeated USSD hop on session %s answered again", request.session_id)
+            return Answer(seen[0], seen[1], repeat=True)
+        if contact.simulated:
+            reply_provider = "local"
+        language = contact.language or str(self.settings.get("app.default_language", "en"))
+        ctx = Context(conn, contact, language, now, self.settings)
+        screen = self._screen(conn, ctx, session, request)
+        self._store(conn, request, contact.id, session, screen, now)
+        for text in screen.sms:
+            self._send(conn, contact.id, contact.phone, text, reply_provider, now)
+        log.info("USSD hop %d of session %s from %s: %s", (session.hops if session else 0) + 1,
+                 request.session_id, mask(contact.phone), "END" if screen.end else "CON")
+        return Answer(screen.text, screen.end)
 
     def _send(self, conn: sqlite3.Connection, contact_id: int, phone: str, text: str,
               provider: str, now: datetime) -> None:
@@ -125,5 +129,4 @@ class UssdGateway:
 
     def record_end(self, conn: sqlite3.Connection, end: sessions.SessionEnd) -> bool:
         """Store a session-end notification; False for a repeat of one already stored."""
-        with transaction(conn):
-            return sessions.record_end(conn, end, self.clock())
+        return write(conn, lambda writer: sessions.record_end(writer, end, self.clock()))

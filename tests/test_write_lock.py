@@ -191,10 +191,21 @@ def test_the_wal_is_checkpointed_after_commits_outside_the_lock(path, monkeypatc
     lock = connection.write_lock(conn)
     assert lock is not None
     seen: list[tuple[bool, bool]] = []
-    conn.set_trace_callback(lambda sql: seen.append((conn.in_transaction, lock._depth > 0))
+    conn.set_trace_callback(lambda sql: seen.append((conn.in_transaction,
+                                                     lock._owner is not None))
                             if sql.startswith("PRAGMA wal_checkpoint") else None)
     for n in range(7):
         with db.transaction(conn):
             conn.execute("INSERT INTO log (who) VALUES (?)", (str(n),))
     assert len(seen) == 2  # after the 3rd and the 6th commit
     assert seen == [(False, False), (False, False)]  # after COMMIT, with the lock let go
+
+
+def test_a_thread_that_writes_cannot_open_a_second_write_on_another_connection(path):
+    first, second = db.connect(path), db.connect(path)
+    with db.transaction(first):
+        with pytest.raises(RuntimeError, match="would wait for itself"):
+            with db.transaction(second):
+                pass
+    with db.transaction(second):   # and the lock was let go
+        second.execute("INSERT INTO log (who) VALUES ('after')")
