@@ -2,8 +2,8 @@
 
 A provider is one module (or small package) under smsgw/providers that declares a
 `Provider`: its name, its settings with their defaults, the keys it needs once enabled, a
-check of its own settings, its webhook routes (a Flask blueprint) and how to build its
-sender. smsgw/providers/__init__.py lists them; adding one touches that module and the
+check of its own settings, its webhook routes (a Flask blueprint), how to build its sender
+and, if it has any, its admin commands (a click group). smsgw/providers/__init__.py lists them; adding one touches that module and the
 list, nothing else (courier's skeleton, in Python).
 """
 
@@ -67,6 +67,7 @@ class Provider:
     blueprint: Blueprint | None = None    # its webhook routes
     required: tuple[str, ...] = ()        # keys that must be set while it is enabled
     check: Callable[[Any], None] | None = None   # more checks of a loaded Config
+    cli: Any = None                       # a click group of its admin commands (smsgw NAME)
 
     def __post_init__(self) -> None:
         prefix = f"providers.{self.name}."
