@@ -67,6 +67,20 @@ def _message(row: sqlite3.Row) -> OutboxMessage:
     )
 
 
+# What the worker sends first (lower first), for every provider: at a phone's few hundred SMS
+# an hour, one bulletin must not hold back a farmer's PRICE reply. Replies to a farmer's own
+# message (and opt-out and USSD confirmations) first; bulletins and notices last; group and
+# order messages, and anything else, in between.
+PRIORITY = {"reply": 0, "optout_confirmation": 0, "ussd": 0,
+            "bulletin": 2, "standard_notice": 2}
+PRIORITIES = (0, 1, 2)
+
+
+def priority_of(kind: str) -> int:
+    """The send priority of a message kind (0 first)."""
+    return PRIORITY.get(kind, 1)
+
+
 # A message to a simulated contact goes to the local provider whatever it was queued for:
 # the simulator may be given any number, and a paying provider must never text it. Decided
 # here, where every outbound row is written, so no caller can forget it (one primary-key
@@ -92,11 +106,11 @@ def enqueue(
     """Write one outbound message; return its id."""
     stamp = iso(now)
     cursor = conn.execute(
-        "INSERT INTO outbox (contact_id, to_number, provider, text, kind, status, encoding,"
-        " segments, next_attempt_at, inbound_id, created_at, updated_at)"
-        f" VALUES (?, ?, {_PROVIDER}, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (contact_id, to_number, to_number, provider, text, kind, str(status), encoding,
-         segments, stamp, inbound_id, stamp, stamp),
+        "INSERT INTO outbox (contact_id, to_number, provider, text, kind, priority, status,"
+        " encoding, segments, next_attempt_at, inbound_id, created_at, updated_at)"
+        f" VALUES (?, ?, {_PROVIDER}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (contact_id, to_number, to_number, provider, text, kind, priority_of(kind), str(status),
+         encoding, segments, stamp, inbound_id, stamp, stamp),
     )
     return int(cursor.lastrowid or 0)
 
@@ -151,25 +165,62 @@ def claim_due(
     lease in the past; it is claimed again here, so nothing a dead worker held is lost.
     """
     stamp = iso(now)
+    # Messages whose worker died go first (they were claimed before); then the due ones,
+    # most urgent priority first, each level read in due order from the outbox_due index.
+    ids = [row[0] for row in conn.execute(
+        "SELECT id FROM outbox WHERE status = 'sending' AND lease_until < ? ORDER BY id LIMIT ?",
+        (stamp, limit))]
+    for priority in PRIORITIES:
+        if len(ids) >= limit:
+            break
+        ids += [row[0] for row in conn.execute(
+            "SELECT id FROM outbox WHERE status = 'queued' AND priority = ?"
+            " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+            (priority, stamp, limit - len(ids)))]
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
     rows = conn.execute(
         "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = ?,"
-        " updated_at = ? WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued', 'sending')"
-        " AND ((status = 'queued' AND next_attempt_at <= ?)"
-        " OR (status = 'sending' AND lease_until < ?)) ORDER BY id LIMIT ?) RETURNING *",
-        (iso_after(now, lease_seconds), stamp, stamp, stamp, limit),
-    ).fetchall()
-    return sorted((_message(row) for row in rows), key=lambda message: message.id)
+        f" updated_at = ? WHERE id IN ({marks}) RETURNING *",
+        (iso_after(now, lease_seconds), stamp, *ids)).fetchall()
+    order = {message_id: n for n, message_id in enumerate(ids)}
+    return sorted((_message(row) for row in rows), key=lambda message: order[message.id])
 
 
 def mark_sent(
     conn: sqlite3.Connection, message_id: int, *, provider_message_id: str | None, now: datetime
-) -> None:
-    """The provider accepted the message."""
+) -> bool:
+    """The provider accepted the message. A delivery report for it that arrived before this
+    (it can overtake our commit) is applied now; True if such a report says the recipient
+    has blocked us (the caller opts them out)."""
     conn.execute(
         "UPDATE outbox SET status = 'sent', provider_message_id = ?, lease_until = NULL,"
         " error = NULL, updated_at = ? WHERE id = ? AND status = 'sending'",
         (provider_message_id, iso(now), message_id),
     )
+    if provider_message_id is None:
+        return False
+    early = conn.execute(
+        "UPDATE status_events SET outbox_id = ? WHERE outbox_id IS NULL AND provider ="
+        " (SELECT provider FROM outbox WHERE id = ?) AND provider_message_id = ?"
+        " RETURNING status, error_code, opted_out",
+        (message_id, message_id, provider_message_id)).fetchall()
+    known = [row for row in early if row["status"] is not None]
+    if known:
+        final = max(known, key=lambda row: _RANK[OutboxStatus(row["status"])])
+        _move_forward(conn, message_id, OutboxStatus(final["status"]), final["error_code"], now)
+    return any(row["opted_out"] for row in early)
+
+
+def _move_forward(conn: sqlite3.Connection, message_id: int, status: OutboxStatus,
+                  error_code: str | None, now: datetime) -> None:
+    """Apply a reported status unless the message is already as far or further."""
+    row = conn.execute("SELECT status FROM outbox WHERE id = ?", (message_id,)).fetchone()
+    if row is not None and _RANK[status] > _RANK[OutboxStatus(row["status"])]:
+        conn.execute(
+            "UPDATE outbox SET status = ?, error = COALESCE(?, error), updated_at = ? WHERE id = ?",
+            (str(status), error_code, iso(now), message_id))
 
 
 def mark_retry(
@@ -214,10 +265,13 @@ def apply_provider_status(
     provider_status: str,
     error_code: str | None,
     now: datetime,
+    opted_out: bool = False,
 ) -> OutboxMessage | None:
     """Record a delivery report; move the message forward only, never back from a final state.
 
-    Returns the message the report is about, or None when no message has that provider id.
+    Returns the message the report is about, or None when no message has that provider id
+    yet: then the report is kept with what it means (`status`, `opted_out`) and applied by
+    `mark_sent` once the worker records that id.
     """
     row = conn.execute(
         "SELECT * FROM outbox WHERE provider = ? AND provider_message_id = ?",
@@ -226,17 +280,12 @@ def apply_provider_status(
     message = _message(row) if row else None
     conn.execute(
         "INSERT INTO status_events (outbox_id, provider, provider_message_id, provider_status,"
-        " error_code, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+        " error_code, received_at, status, opted_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (message.id if message else None, provider, provider_message_id, provider_status,
-         error_code, iso(now)),
+         error_code, iso(now), None if status is None else str(status), int(opted_out)),
     )
-    if message is None or status is None:
-        return message
-    if _RANK[status] > _RANK[message.status]:
-        conn.execute(
-            "UPDATE outbox SET status = ?, error = COALESCE(?, error), updated_at = ? WHERE id = ?",
-            (str(status), error_code, iso(now), message.id),
-        )
+    if message is not None and status is not None:
+        _move_forward(conn, message.id, status, error_code, now)
     return message
 
 
@@ -290,13 +339,14 @@ def enqueue_many(conn: sqlite3.Connection, messages: Iterable[Outgoing], *, prov
     Returns (messages, segments) queued.
     """
     stamp, due = iso(now), iso(not_before)
-    rows = [(m.contact_id, m.to_number, m.to_number, provider, m.text, kind, m.encoding,
-             m.segments, due, bulletin_run_id, stamp, stamp) for m in messages]
+    priority = priority_of(kind)
+    rows = [(m.contact_id, m.to_number, m.to_number, provider, m.text, kind, priority,
+             m.encoding, m.segments, due, bulletin_run_id, stamp, stamp) for m in messages]
     conn.executemany(
-        "INSERT INTO outbox (contact_id, to_number, provider, text, kind, status, encoding,"
-        " segments, next_attempt_at, bulletin_run_id, created_at, updated_at)"
-        f" VALUES (?, ?, {_PROVIDER}, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)", rows)
-    return len(rows), sum(row[7] for row in rows)
+        "INSERT INTO outbox (contact_id, to_number, provider, text, kind, priority, status,"
+        " encoding, segments, next_attempt_at, bulletin_run_id, created_at, updated_at)"
+        f" VALUES (?, ?, {_PROVIDER}, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)", rows)
+    return len(rows), sum(row[8] for row in rows)
 
 
 def last_id(conn: sqlite3.Connection) -> int:

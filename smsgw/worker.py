@@ -43,14 +43,17 @@ class TokenBucket:
     def __init__(self, rate: float, *, monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.rate = float(rate)
-        self.tokens = float(rate)
+        # A second's burst, but at least one unit: a phone allowed 240 SMS an hour sends
+        # its first at once and the next 15 s later, instead of waiting 15 s for the first.
+        self.capacity = max(self.rate, 1.0)
+        self.tokens = self.capacity
         self.monotonic, self.sleep = monotonic, sleep
         self.last = monotonic()
 
     def take(self, units: int) -> float:
         """Wait until `units` may go; return how long it waited."""
         now = self.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
+        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
         self.last = now
         self.tokens -= units
         if self.tokens >= 0:
@@ -109,7 +112,7 @@ class Worker:
         """Lease the next batch, small enough to send well within the lease."""
         lease = int(self.settings["worker.lease_seconds"])
         slowest = min((s.max_per_second for s in self.senders.values()), default=1)
-        limit = max(1, min(int(self.settings["worker.batch_size"]), slowest * lease // 4))
+        limit = max(1, min(int(self.settings["worker.batch_size"]), int(slowest * lease) // 4))
         with transaction(conn):
             return outbox.claim_due(conn, now=self.clock(), lease_seconds=lease, limit=limit)
 
@@ -212,8 +215,10 @@ class Worker:
                          mask(message.to_number))
         else:
             with transaction(conn):
-                outbox.mark_sent(conn, message.id, provider_message_id=result,
-                                 now=self.clock())
+                blocked = outbox.mark_sent(conn, message.id, provider_message_id=result,
+                                           now=self.clock())
+                if blocked:   # a report that overtook us said the recipient blocked us
+                    contacts.opt_out_number(conn, message.to_number, source="provider")
             self.totals.sent += 1
 
     def _held(self, conn: sqlite3.Connection, messages: list[OutboxMessage]) -> bool:
@@ -286,6 +291,18 @@ class Worker:
                 stop.wait(poll)
 
 
+def _start_providers(config: Any) -> None:
+    """What each enabled provider does once when the worker starts (a phone is asked for
+    what it received while nobody listened); a failure is logged, never fatal."""
+    for provider in getattr(config, "providers", ()):
+        if provider.on_worker_start is None or not config.provider_enabled(provider.name):
+            continue
+        try:
+            provider.on_worker_start(config)
+        except Exception:  # noqa: BLE001 - the worker must start whatever the provider says
+            log.exception("%s: start-up step failed; carrying on", provider.name)
+
+
 def build_senders(config: Mapping[str, Any], **overrides: Sender) -> dict[str, Sender]:
     """The senders for every enabled provider (the local one always)."""
     from smsgw.providers import PROVIDERS
@@ -338,6 +355,7 @@ def serve(config: Any) -> Totals:
     conn = db.connect(config["database.path"])
     db.migrate(conn)
     worker = Worker(config, build_senders(config))
+    _start_providers(config)
     scheduler = build_scheduler(config)
     schedule_prune(scheduler, config)
     scheduler.start()

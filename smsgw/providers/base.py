@@ -30,7 +30,7 @@ class Sender(Protocol):
     """What the worker calls: one message, or one text to many numbers in one call."""
 
     provider: str
-    max_per_second: int
+    max_per_second: float  # segments; a phone's few hundred an hour is a fraction
     max_recipients: int   # numbers one call may take (1: one message per call)
 
     def send(self, message: OutboxMessage) -> str: ...
@@ -68,6 +68,7 @@ class Provider:
     required: tuple[str, ...] = ()        # keys that must be set while it is enabled
     check: Callable[[Any], None] | None = None   # more checks of a loaded Config
     cli: Any = None                       # a click group of its admin commands (smsgw NAME)
+    on_worker_start: Callable[[Mapping[str, Any]], None] | None = None   # once, if enabled
 
     def __post_init__(self) -> None:
         prefix = f"providers.{self.name}."
@@ -110,7 +111,8 @@ def apply_report(provider: str, provider_message_id: str, status: outbox.OutboxS
     with transaction(conn):
         message = outbox.apply_provider_status(
             conn, provider=provider, provider_message_id=provider_message_id, status=status,
-            provider_status=provider_status, error_code=error_code, now=now)
+            provider_status=provider_status, error_code=error_code, now=now,
+            opted_out=opted_out)
         # Only the recipient of a message we sent can be opted out by a report about it:
         # a report for an id we do not know, or naming another number, changes nobody.
         number = message.to_number if message else None
@@ -118,8 +120,8 @@ def apply_report(provider: str, provider_message_id: str, status: outbox.OutboxS
             contacts.opt_out_number(conn, number, source="provider")
             log.info("%s reports %s opted out", provider, mask(number))
     if message is None:
-        log.warning("%s report for unknown message %s (%s) ignored", provider,
-                    provider_message_id, provider_status)
+        log.info("%s report for a message not (yet) known: %s (%s), kept until its id is",
+                 provider, provider_message_id, provider_status)
     elif status is None:
         log.warning("%s report with unknown status %r for message %d kept, not applied",
                     provider, provider_status, message.id)
