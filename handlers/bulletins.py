@@ -41,7 +41,7 @@ class Renderer(Wording):
         newest = max(line.quote.date for line in lines)
         items = [self._line_text(ctx, line, newest) for line in lines]
         stale = ""
-        if (self.now.date() - newest).days > int(self.settings.get("prices.stale_days", 60)):
+        if (self.now.date() - newest).days > int(self.settings["prices.stale_days"]):
             stale = " " + ctx.t("stale", age=price.age_text(ctx, newest))
         when = price.day(ctx, newest)
 

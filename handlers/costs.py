@@ -31,10 +31,6 @@ from handlers.words import single_word
 YES_WORDS = keywords.all_words(keywords.YES)
 
 
-def _setting(ctx: Context, key: str, default: float) -> float:
-    return float(ctx.settings.get(key, default))
-
-
 def resolve_yes(ctx: Context, text: str) -> tuple[str, int | None]:
     """The text to run and what it may cost: a YES with a request waiting becomes that
     request (taken, so it runs once); anything else runs as written, with no allowance."""
@@ -51,7 +47,7 @@ def resolve_yes(ctx: Context, text: str) -> tuple[str, int | None]:
 def ask_yes(ctx: Context, text: str) -> bool:
     """Keep a command that costs nothing but must be confirmed (FORGET) for the sender's
     YES, as `settle` does for costly ones; True if it replaced an earlier request."""
-    minutes = int(_setting(ctx, "limits.confirm_minutes", 10))
+    minutes = int(ctx.settings["limits.confirm_minutes"])
     return confirmations.propose(
         ctx.conn, contact_id=ctx.contact.id, text=text, language=ctx.language, messages=0,
         segments=0, now=ctx.now, expires=ctx.now + timedelta(minutes=minutes))
@@ -65,14 +61,14 @@ def settle(ctx: Context, text: str, mark: int, *, allowance: int | None,
     if not messages:
         return None
     hour_ago = ctx.now - timedelta(hours=1)
-    quota = int(_setting(ctx, "limits.caused_segments_per_hour", 1000))
+    quota = int(ctx.settings["limits.caused_segments_per_hour"])
     used = outbox.caused_since(ctx.conn, ctx.contact.id, hour_ago)
     if used + segments > quota:
         undo()
         return [Reply(ctx.t("quota_hour", segments=_n(ctx, segments), limit=_n(ctx, quota),
                             left=_n(ctx, max(0, quota - used))))]
     limit = allowance if allowance is not None else int(
-        _setting(ctx, "limits.confirm_above_segments", 30))
+        ctx.settings["limits.confirm_above_segments"])
     if segments <= limit:
         outbox.mark_caused(ctx.conn, mark, ctx.contact.id)
         return None
@@ -82,13 +78,13 @@ def settle(ctx: Context, text: str, mark: int, *, allowance: int | None,
 
 def _ask(ctx: Context, text: str, messages: int, segments: int, *,
          again: bool = False) -> list[Reply]:
-    minutes = int(_setting(ctx, "limits.confirm_minutes", 10))
+    minutes = int(ctx.settings["limits.confirm_minutes"])
     replaced = confirmations.propose(
         ctx.conn, contact_id=ctx.contact.id, text=text, language=ctx.language,
         messages=messages, segments=segments, now=ctx.now,
         expires=ctx.now + timedelta(minutes=minutes))
-    price = _setting(ctx, "bulletins.cost_per_segment", 0.0)
-    cost = ctx.t("confirm_money", currency=str(ctx.settings.get("bulletins.cost_currency", "")),
+    price = float(ctx.settings["bulletins.cost_per_segment"])
+    cost = ctx.t("confirm_money", currency=str(ctx.settings["bulletins.cost_currency"]),
                  amount=_n(ctx, round(price * segments))) if price > 0 else ""
     word = text.split()[0].upper()[:12] if text.split() else ""
     reply = ctx.t("confirm_cost", word=word, messages=_n(ctx, messages),

@@ -118,10 +118,10 @@ def broadcast(ctx: Context, rest: str) -> list[Reply]:
         group, text = chosen, after.strip()
     if not text:
         return [Reply(ctx.t("bcast_usage"))]
-    longest = int(ctx.settings.get("limits.broadcast_max_chars", 306))
+    longest = int(ctx.settings["limits.broadcast_max_chars"])
     if len(text) > longest:
         return [Reply(ctx.t("bcast_too_long", max=longest, count=len(text)))]
-    per_hour = int(ctx.settings.get("limits.broadcasts_per_hour", 3))
+    per_hour = int(ctx.settings["limits.broadcasts_per_hour"])
     if groups_db.count_actions(ctx.conn, "broadcast", actor_id=ctx.contact.id,
                                since=ctx.now - timedelta(hours=1)) >= per_hour:
         return [Reply(ctx.t("bcast_quota", max=per_hour))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -42,7 +42,7 @@ class Context:
     contact: Contact
     language: str
     now: datetime
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any]   # every setting (smsgw.config): read as settings["key"]
     confirmed: bool = False   # the sender said YES to this very request (handlers.costs)
 
     def t(self, key: str, **values: Any) -> str:

@@ -66,7 +66,7 @@ class Wording:
     def __init__(self, conn: sqlite3.Connection, settings: Mapping[str, Any],
                  now: datetime) -> None:
         self.conn, self.settings, self.now = conn, settings, now
-        self.default_language = str(settings.get("app.default_language", "en"))
+        self.default_language = str(settings["app.default_language"])
         self._contexts: dict[str, Context] = {}
 
     def context(self, language: str | None) -> Context:
@@ -113,7 +113,7 @@ class Outbox(Wording):
         if not batch:
             return
         messages, segments = outbox.enqueue_many(
-            self.conn, batch, provider=str(self.settings.get("providers.default", "local")),
+            self.conn, batch, provider=str(self.settings["providers.default"]),
             kind=self.kind, not_before=self.now, now=self.now)
         done.queued += messages
         done.segments += segments

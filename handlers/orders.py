@@ -102,7 +102,7 @@ def _leaders(conn: sqlite3.Connection, group_id: int) -> list[Recipient]:
 
 
 def _today(settings: Mapping[str, Any], now: datetime) -> date:
-    return now.astimezone(ZoneInfo(str(settings.get("app.timezone", "Africa/Nairobi")))).date()
+    return now.astimezone(ZoneInfo(str(settings["app.timezone"]))).date()
 
 
 # ---------------------------------------------------------------------------- ORDER
@@ -112,7 +112,7 @@ def post(ctx: Context, rest: str) -> list[Reply]:
     """ORDER ...: only registered buyers."""
     if groups_db.role_name(ctx.conn, ctx.contact.id, "buyer") is None:
         return [Reply(ctx.t("not_buyer"))]
-    per_day = int(ctx.settings.get("limits.orders_per_day", 20))
+    per_day = int(ctx.settings["limits.orders_per_day"])
     if groups_db.count_actions(ctx.conn, "order", actor_id=ctx.contact.id,
                                since=ctx.now - timedelta(days=1)) >= per_day:
         return [Reply(ctx.t("order_quota", max=per_day))]
@@ -136,8 +136,8 @@ def create(ctx: Context, text: str) -> Order:
     """Read and store an order from the buyer in `ctx`; GrammarError names a bad part."""
     today = _today(ctx.settings, ctx.now)
     request: OrderRequest = parse(
-        text, today, currency=str(ctx.settings.get("orders.currency", "KES")),
-        default_days=int(ctx.settings.get("orders.default_days", 14)))
+        text, today, currency=str(ctx.settings["orders.currency"]),
+        default_days=int(ctx.settings["orders.default_days"]))
     market_id = None
     if request.place:
         match = catalog_for(ctx.conn).markets.match(request.place)
@@ -157,7 +157,7 @@ def create(ctx: Context, text: str) -> Order:
 
 def relay(ctx: Context, order: Order) -> int:
     """Send the order to the leaders of the groups that can fill it; return how many."""
-    radius = float(ctx.settings.get("orders.relay_radius_km", 150))
+    radius = float(ctx.settings["orders.relay_radius_km"])
     found = groups_for(ctx.conn, order.product, order.market_id, radius_km=radius)
     out = Outbox(ctx.conn, ctx.settings, ctx.now, "order")
     for candidate in found:

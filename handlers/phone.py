@@ -66,7 +66,7 @@ def mask(number: str) -> str:
 def parse_phone(raw: str, settings: Mapping[str, Any]) -> str | None:
     """A number someone typed in a message, in E.164, or None if it is not one."""
     try:
-        return to_e164(raw, str(settings.get("app.default_region", "KE")))
+        return to_e164(raw, str(settings["app.default_region"]))
     except InvalidNumber:
         return None
 
@@ -78,7 +78,7 @@ def display_phone(number: str, settings: Mapping[str, Any]) -> str:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
         return number
-    region = str(settings.get("app.default_region", "KE"))
+    region = str(settings["app.default_region"])
     if phonenumbers.region_code_for_number(parsed) == region:
         national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
         return national.replace(" ", "")

@@ -163,7 +163,7 @@ def market_answer(ctx: Context, commodity: Match, market: Named) -> str:
     chosen = pick(found)
     group = len(commodity.items) > 1
     stale = ""
-    if (ctx.now.date() - chosen[0].date).days > int(ctx.settings.get("prices.stale_days", 60)):
+    if (ctx.now.date() - chosen[0].date).days > int(ctx.settings["prices.stale_days"]):
         stale = " " + ctx.t("stale", age=age_text(ctx, chosen[0].date))
     for count in (len(chosen), 1):
         body = "; ".join(quote_text(ctx, q, group) for q in chosen[:count])

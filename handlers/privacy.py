@@ -21,8 +21,7 @@ def forget(ctx: Context, rest: str) -> list[Reply]:
     """FORGET: ask for YES; FORGET confirmed: opt out now, erase once the answer is gone."""
     if not ctx.confirmed:
         replaced = costs.ask_yes(ctx, "FORGET")
-        reply = ctx.t("forget_confirm", minutes=int(ctx.settings.get("limits.confirm_minutes",
-                                                                      10)))
+        reply = ctx.t("forget_confirm", minutes=int(ctx.settings["limits.confirm_minutes"]))
         return [Reply(reply + (" " + ctx.t("confirm_replaced") if replaced else ""))]
     privacy.request_forget(ctx.conn, ctx.contact.id, now=ctx.now)
     return [Reply(ctx.t("forget_done"), kind=OPTOUT_CONFIRMATION)]

@@ -103,7 +103,7 @@ class Router:
 
 
 def _preferences(ctx: Context) -> tuple[str, ...]:
-    default = str(ctx.settings.get("app.default_language", "en"))
+    default = str(ctx.settings["app.default_language"])
     ordered = [ctx.contact.language, ctx.language, default, "en", "sw", "fr"]
     return tuple(dict.fromkeys(lang for lang in ordered if lang))
 

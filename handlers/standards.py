@@ -83,7 +83,7 @@ def _echo(text: str) -> str:
 
 def today_for(ctx: Context) -> date:
     """Today's date where the service runs (app.timezone), which decides what is in force."""
-    zone = ZoneInfo(str(ctx.settings.get("app.timezone", "Africa/Nairobi")))
+    zone = ZoneInfo(str(ctx.settings["app.timezone"]))
     return ctx.now.astimezone(zone).date()
 
 

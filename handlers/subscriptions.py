@@ -73,7 +73,7 @@ def follow(ctx: Context, commodity: Match, market: Named | None) -> str:
     """Subscribe the contact (SMS or USSD alike); the confirmation, or why not."""
     stored = canonical(catalog_for(ctx.conn), commodity)
     item = _item(ctx, commodity, market)
-    limit = int(ctx.settings.get("bulletins.max_subscriptions", 5))
+    limit = int(ctx.settings["bulletins.max_subscriptions"])
     owned = subscriptions.for_contact(ctx.conn, ctx.contact.id)
     if any(s.commodity == stored and s.market_id == (market.id if market else None)
            for s in owned):
@@ -116,7 +116,7 @@ def _next_text(ctx: Context) -> str:
     when = _next_bulletin(ctx.now)
     if when is None:
         return ""
-    zone = ZoneInfo(str(ctx.settings.get("app.timezone", "Africa/Nairobi")))
+    zone = ZoneInfo(str(ctx.settings["app.timezone"]))
     return ctx.t("sub_next", date=_short_day(ctx, when.astimezone(zone).date()))
 
 

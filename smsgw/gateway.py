@@ -59,10 +59,10 @@ class Gateway:
         self.router = router
         self.clock = clock
         # Read once, not on every message: the settings do not change while we run.
-        self._limit = int(settings.get("limits.sender_messages", 30))
-        self._window_seconds = int(settings.get("limits.sender_window_seconds", 3600))
+        self._limit = int(settings["limits.sender_messages"])
+        self._window_seconds = int(settings["limits.sender_window_seconds"])
         self._window = timedelta(seconds=self._window_seconds)
-        self._default_language = str(settings.get("app.default_language", "en"))
+        self._default_language = str(settings["app.default_language"])
         # What a simulated contact causes goes to the local provider, whatever the default.
         self._simulated_settings = ChainMap({"providers.default": "local"}, dict(settings))
 

@@ -59,8 +59,8 @@ class QuietHours:
 
 def quiet_hours(settings: Mapping[str, Any]) -> QuietHours | None:
     """The configured quiet hours (bulletins.quiet_hours in app.timezone)."""
-    return QuietHours.parse(str(settings.get("bulletins.quiet_hours", "")),
-                            str(settings.get("app.timezone", "Africa/Nairobi")))
+    return QuietHours.parse(str(settings["bulletins.quiet_hours"]),
+                            str(settings["app.timezone"]))
 
 
 def not_before(settings: Mapping[str, Any], now: datetime) -> datetime:

@@ -68,7 +68,7 @@ class UssdGateway:
             return Answer(seen[0], seen[1], repeat=True)
         if contact.simulated:
             reply_provider = "local"
-        language = contact.language or str(self.settings.get("app.default_language", "en"))
+        language = contact.language or str(self.settings["app.default_language"])
         ctx = Context(conn, contact, language, now, self.settings)
         screen = self._screen(conn, ctx, session, request)
         self._store(conn, request, contact.id, session, screen, now)
@@ -81,10 +81,10 @@ class UssdGateway:
     def _send(self, conn: sqlite3.Connection, contact_id: int, phone: str, text: str,
               provider: str, now: datetime) -> None:
         """Queue an SMS the menu sends, within the per-sender limit (one phone, one bill)."""
-        window = int(self.settings.get("limits.sender_window_seconds", 3600))
+        window = int(self.settings["limits.sender_window_seconds"])
         since = now - timedelta(seconds=window)
         if sessions.sms_since(conn, contact_id, since) >= int(
-                self.settings.get("limits.sender_messages", 30)):
+                self.settings["limits.sender_messages"]):
             log.warning("USSD SMS to %s not queued: over the per-sender limit", mask(phone))
             return
         queue_message(conn, to_number=phone, text=text, provider=provider, kind=sessions.SMS_KIND,
@@ -109,13 +109,13 @@ class UssdGateway:
         return screen
 
     def _stale(self, session: sessions.Session) -> bool:
-        timeout = int(self.settings.get("ussd.session_timeout_seconds", 300))
+        timeout = int(self.settings["ussd.session_timeout_seconds"])
         return self.clock() - session.updated_at > timedelta(seconds=timeout)
 
     def _store(self, conn: sqlite3.Connection, request: UssdRequest, contact_id: int,
                session: sessions.Session | None, screen: Screen, now: datetime) -> None:
         if session is None:
-            keep = int(self.settings.get("ussd.keep_days", 30))
+            keep = int(self.settings["ussd.keep_days"])
             sessions.prune(conn, now - timedelta(days=keep), limit=PRUNE_BATCH)
             sessions.end_other_sessions(conn, contact_id, keep=request.session_id)
             sessions.start_session(conn, session_id=request.session_id, contact_id=contact_id,

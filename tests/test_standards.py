@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import post_local
+from defaults import full_settings
 
 import db
 from db import contacts
@@ -331,7 +332,7 @@ def test_allowed_text_characters_are_single_septet_gsm7():
 
 def _ctx(conn: sqlite3.Connection, language: str) -> Context:
     contact = contacts.get_or_create(conn, PHONE)
-    return Context(conn, contact, language, datetime(2026, 11, 23, 9, 0), {})
+    return Context(conn, contact, language, datetime(2026, 11, 23, 9, 0), full_settings())
 
 
 @pytest.mark.parametrize("language", ["en", "sw", "fr"])

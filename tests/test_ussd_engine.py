@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from defaults import full_settings
 
 from db import contacts
 from handlers.messages import Context
@@ -59,7 +60,7 @@ def made_up_menu() -> Menu:
 def ctx(conn):
     TYPED.clear()
     contact = contacts.get_or_create(conn, "+254722123456")
-    return Context(conn, contact, "en", NOW, {"ussd.screen_chars": 182})
+    return Context(conn, contact, "en", NOW, full_settings())
 
 
 def lines(text: str) -> list[str]:
@@ -198,7 +199,7 @@ def test_finished_state_is_ended_and_keeps_nothing_to_choose(ctx):
 
 
 def test_narrower_screens_are_respected(ctx):
-    ctx.settings = {"ussd.screen_chars": 100}
+    ctx.settings = full_settings({"ussd.screen_chars": 100})
     menu = made_up_menu()
     screen = walk(menu, ctx, "1")
     while screen.state.more is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_config, outbox_rows, post_at
+from defaults import full_settings
 
 import db
 from db import contacts
@@ -322,7 +323,7 @@ def test_every_screen_of_the_menu_tree_fits_and_is_gsm7(kenya_db, tmp_path, lang
     if HOME_MARKETS[language]:
         contacts.set_home_market(conn, contact.id, quotes_market_id(conn, HOME_MARKETS[language]))
     contact = contacts.find(conn, contact.phone)
-    menu, settings = build_menu(), {"ussd.screen_chars": 182, "prices.stale_days": 60}
+    menu, settings = build_menu(), full_settings()
 
     def ctx() -> Context:
         return Context(conn, contact, language, NOW, settings)

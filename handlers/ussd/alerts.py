@@ -23,7 +23,7 @@ HERE = "here"
 
 
 def _limit(ctx: Context) -> int:
-    return int(ctx.settings.get("bulletins.max_subscriptions", 5))
+    return int(ctx.settings["bulletins.max_subscriptions"])
 
 
 def home_view(ctx: Context, params: Params) -> View:

@@ -70,7 +70,7 @@ class Screen:
 
 def width(ctx: Context) -> int:
     """How many GSM-7 characters a screen may hold (ussd.screen_chars, at most 182)."""
-    return min(int(ctx.settings.get("ussd.screen_chars", MAX_SCREEN)), MAX_SCREEN)
+    return min(int(ctx.settings["ussd.screen_chars"]), MAX_SCREEN)
 
 
 def render(menu: Menu, ctx: Context, page: str, params: dict[str, Any],
