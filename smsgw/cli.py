@@ -237,6 +237,11 @@ from smsgw import (  # noqa: F401
     cli_standards,
     cli_ussd,
 )
+from smsgw.providers import PROVIDERS  # noqa: E402
+
+for _provider in PROVIDERS:   # a provider's own admin commands (smsgw android check)
+    if _provider.cli is not None:
+        main.add_command(_provider.cli)
 
 if __name__ == "__main__":
     main()

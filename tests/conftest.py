@@ -24,6 +24,8 @@ AT_TOKEN = "s3cret-callback-token"
 AT_KEY = "atsk_0123456789abcdef"
 LOCAL_TOKEN = "local-webhook-token-0123456789"
 LOCAL_AUTH = {"Authorization": f"Bearer {LOCAL_TOKEN}"}
+ANDROID_PASSWORD = "Xq7pL2vA"
+ANDROID_KEY = "android-signing-key-0123456789"
 
 
 class Clock:
@@ -54,6 +56,9 @@ def make_config(tmp_path: Path, **overrides: Any) -> configuration.Config:
         "providers.africastalking.api_key": AT_KEY,
         "providers.africastalking.callback_token": AT_TOKEN,
         "providers.local.token": LOCAL_TOKEN,
+        "providers.android.enabled": True,
+        "providers.android.password": ANDROID_PASSWORD,
+        "providers.android.signing_key": ANDROID_KEY,
         "logging.level": "WARNING",
     }
     values.update(overrides)

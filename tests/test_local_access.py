@@ -21,7 +21,7 @@ BODY = {"from": "0712345678", "to": "local", "text": "HELP", "id": "m1"}
 def local_only(tmp_path, **overrides):
     """The offline defaults: local is the default provider and nothing else is enabled."""
     values = {"providers.twilio.enabled": False, "providers.africastalking.enabled": False,
-              "providers.local.token": ""}
+              "providers.android.enabled": False, "providers.local.token": ""}
     values.update(overrides)
     return make_config(tmp_path, **values)
 

@@ -5,8 +5,14 @@ without credentials, or with wrong ones, nothing is stored and the answer is 401
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import time
+
 import pytest
 from conftest import (
+    ANDROID_KEY,
     AT_TOKEN,
     LOCAL_TOKEN,
     PUBLIC_URL,
@@ -40,16 +46,23 @@ BODIES = {
         "networkCode": "63902", "status": "Success", "date": "2026-11-22 11:30:00"}),
     "/webhooks/local/sms": ("json", {"from": "0722123456", "to": "local", "text": "HELP",
                                      "id": "m1"}),
+    "/webhooks/android": ("json", {"id": "ev1", "webhookId": "w1", "deviceId": "d1",
+                                   "event": "sms:received",
+                                   "payload": {"messageId": "a1b2", "message": "HELP",
+                                               "sender": "+254722123456",
+                                               "receivedAt": "2026-11-23T12:00:00.000+03:00"}}),
 }
 
 # Deployments: which provider is the default and which others are enabled.
 DEPLOYMENTS = {
     "offline": {"providers.twilio.enabled": False, "providers.africastalking.enabled": False,
-                "providers.local.token": ""},
+                "providers.android.enabled": False, "providers.local.token": ""},
     "twilio": {"providers.default": "twilio", "providers.africastalking.enabled": False,
-               "providers.local.token": ""},
+               "providers.android.enabled": False, "providers.local.token": ""},
     "africastalking": {"providers.default": "africastalking", "providers.twilio.enabled": False,
-                       "providers.local.token": ""},
+                       "providers.android.enabled": False, "providers.local.token": ""},
+    "android": {"providers.default": "android", "providers.twilio.enabled": False,
+                "providers.africastalking.enabled": False, "providers.local.token": ""},
     "everything": {"providers.local.enabled": True},
 }
 
@@ -70,11 +83,22 @@ def credentials(path: str, kind: str, body: dict[str, str], *, right: bool) -> d
     if provider == "local":
         return {"path": path,
                 "headers": {"Authorization": f"Bearer {LOCAL_TOKEN if right else 'guess'}"}}
+    if provider == "android":
+        raw = json.dumps(body).encode()
+        stamp = str(int(time.time()))
+        key = ANDROID_KEY if right else "guess"
+        signature = hmac.new(key.encode(), raw + stamp.encode(), hashlib.sha256).hexdigest()
+        return {"path": path, "data": raw,
+                "headers": {"X-Signature": signature, "X-Timestamp": stamp,
+                            "Content-Type": "application/json"}}
     raise AssertionError(f"{path}: a new route; add its credentials and body to this matrix")
 
 
 def send(client, method: str, path: str, kind: str, body: dict, *, headers=None,
-         environ=None):
+         environ=None, data: bytes | None = None):
+    if data is not None:   # signed over these exact bytes
+        return client.open(path, method=method, data=data, headers=headers or {},
+                           environ_base=environ or {})
     if kind == "json":
         return client.open(path, method=method, json=body, headers=headers or {},
                            environ_base=environ or {})
@@ -111,11 +135,12 @@ def test_every_route_refuses_callers_without_credentials(tmp_path, clock, deploy
         if (method, path) in PUBLIC:
             continue
         kind, body = BODIES.get(path, ("form", {}))
-        for headers in ({}, credentials(path, kind, body, right=False).get("headers", {})):
-            wrong_path = credentials(path, kind, body, right=False)["path"] if headers else path
-            response = send(client, method, wrong_path, kind, body, headers=headers,
-                            environ=outside)
-            assert response.status_code in REFUSED, (deployment, method, path, headers,
+        wrong = credentials(path, kind, body, right=False)
+        for creds in ({"path": path}, wrong):
+            response = send(client, method, creds["path"], kind, body,
+                            headers=creds.get("headers"), environ=outside,
+                            data=creds.get("data"))
+            assert response.status_code in REFUSED, (deployment, method, path, creds,
                                                      response.status_code)
         assert stored(config) == 0, (deployment, path)
 
@@ -134,7 +159,7 @@ def test_every_route_of_an_enabled_provider_answers_its_credentials(tmp_path, cl
         if provider_of(path) == "local" and not config["providers.local.token"]:
             creds = {"path": path}   # the offline default: this machine, no token
         response = send(client, method, creds["path"], kind, body,
-                        headers=creds.get("headers"))
+                        headers=creds.get("headers"), data=creds.get("data"))
         enabled = config.provider_enabled(provider_of(path))
         expected = 200 if enabled else 404
         assert response.status_code == expected, (deployment, path, response.get_data()[:200])

@@ -6,11 +6,12 @@ declares) and adding it here; the config, the app and the worker read this list.
 
 from __future__ import annotations
 
-from smsgw.providers import africastalking, local_sms, twilio_sms
+from smsgw.providers import africastalking, android_sms, local_sms, twilio_sms
 from smsgw.providers.base import Provider
 
 PROVIDERS: tuple[Provider, ...] = (
     local_sms.DECLARATION,
     twilio_sms.DECLARATION,
     africastalking.DECLARATION,
+    android_sms.DECLARATION,
 )
