@@ -90,6 +90,16 @@ class Worker:
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
     _quiet: tuple[quiet.QuietHours | None] | None = None
     _secrets: tuple[str, ...] | None = None
+    _gateway: Any = None
+
+    def gateway(self) -> Any:
+        """The gateway that answers what polled providers received (built on first use)."""
+        if self._gateway is None:
+            from handlers.registry import build_router
+            from smsgw.gateway import Gateway
+
+            self._gateway = Gateway(self.settings, build_router(), self.clock)
+        return self._gateway
 
     def redact(self, error: str) -> str:
         """An error text fit to store: provider SDKs put request URLs (with account
@@ -287,8 +297,43 @@ class Worker:
         """Deliver until `stop` is set, resting between empty looks."""
         poll = float(self.settings["worker.poll_seconds"])
         while not stop.is_set():
-            if self.run_once(conn, stop) == 0:
+            collected = self.collect(conn)
+            if self.run_once(conn, stop) == 0 and collected == 0:
                 stop.wait(poll)
+
+    def collect(self, conn: sqlite3.Connection) -> int:
+        """Let every polled provider (a modem's spool folder) hand over what it received
+        and what it reports; a failing one is logged and tried again next round."""
+        providers = [p for p in getattr(self.settings, "providers", ())
+                     if p.poll is not None and self.settings.provider_enabled(p.name)]
+        handled = 0
+        for provider in providers:
+            try:
+                handled += provider.poll(self.settings, _Inbox(self, conn, provider.name))
+            except Exception:  # noqa: BLE001 - one provider's trouble must not stop sending
+                log.exception("%s: collecting received messages failed", provider.name)
+        return handled
+
+
+class _Inbox:
+    """What a polled provider hands over, answered as a webhook would be (db.write)."""
+
+    def __init__(self, worker: Worker, conn: sqlite3.Connection, provider: str) -> None:
+        self.worker, self.conn, self.provider = worker, conn, provider
+
+    def receive(self, message: Any) -> None:
+        from smsgw.gateway import Delivery
+
+        self.worker.gateway().receive(self.conn, message, delivery=Delivery.QUEUE,
+                                      reply_provider=self.provider)
+
+    def report(self, provider_message_id: str, status: OutboxStatus | None,
+               provider_status: str, error_code: str | None = None) -> None:
+        from smsgw.providers.base import record_report
+
+        record_report(self.conn, self.worker.clock(), str(self.worker.settings[
+            "app.default_region"]), self.provider, provider_message_id, status,
+            provider_status, error_code, False, None)
 
 
 def _start_providers(config: Any) -> None:

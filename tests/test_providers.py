@@ -65,3 +65,45 @@ def test_provider_knowledge_lives_only_in_the_providers_package():
         text = (ROOT / "smsgw" / module).read_text()
         for name in ("twilio", "africastalking", "at_sms", "android", "gammu"):
             assert name not in text.lower(), f"smsgw/{module} names {name}"
+
+
+def test_a_polled_provider_hands_its_messages_and_reports_to_the_worker(tmp_path):
+    """A provider that does not call our webhooks (a modem's spool folder) is polled by the
+    worker; what it received is answered like a webhook's message, once."""
+    from db.outbox import OutboxStatus
+    from handlers.messages import InboundMessage
+    from smsgw.providers.local_sms import LocalSender
+    from smsgw.worker import Worker
+
+    import db
+
+    spool = [("in", "m1", "+254712345678", "HELP"), ("in", "m1", "+254712345678", "HELP")]
+
+    def poll(settings, inbox):
+        handled = 0
+        while spool:
+            kind, *rest = spool.pop(0)
+            if kind == "in":
+                message_id, sender, text = rest
+                inbox.receive(InboundMessage("polled", message_id, sender, "", text,
+                                             db.timeutil.utcnow()))
+            else:
+                inbox.report(rest[0], OutboxStatus.DELIVERED, "delivered")
+            handled += 1
+        return handled
+
+    polled = Provider("polled", (Setting("providers.polled.enabled", bool, True, "on"),),
+                      sender=LocalSender, poll=poll)
+    config = load(None, environ={}, providers=(*PROVIDERS, polled),
+                  overrides={"database.path": str(tmp_path / "p.db")})
+    create_app(config)
+    conn = db.connect(config["database.path"])
+    worker = Worker(config, build_senders(config))
+    assert worker.collect(conn) == 2
+    rows = conn.execute("SELECT provider, kind, status FROM outbox").fetchall()
+    assert [tuple(r) for r in rows] == [("polled", "reply", "queued")]   # one reply, not two
+    worker.run_once(conn)
+    sent_id = conn.execute("SELECT provider_message_id FROM outbox").fetchone()[0]
+    spool.append(("report", sent_id))
+    assert worker.collect(conn) == 1
+    assert conn.execute("SELECT status FROM outbox").fetchone()[0] == "delivered"

@@ -18,6 +18,7 @@ from flask import Blueprint, abort, request
 
 from db import contacts, outbox, transaction
 from db.outbox import OutboxMessage
+from handlers.messages import InboundMessage
 from smsgw.context import connection, services
 from smsgw.errors import SendError
 from smsgw.phone import InvalidNumber, mask, to_e164
@@ -57,6 +58,17 @@ class OneAtATime:
         return results
 
 
+class Inbox(Protocol):
+    """Where a polled provider hands what it collected (the worker implements it)."""
+
+    def receive(self, message: InboundMessage) -> None:
+        """A received SMS: stored, answered through the outbox, exactly once per id."""
+
+    def report(self, provider_message_id: str, status: outbox.OutboxStatus | None,
+               provider_status: str, error_code: str | None = None) -> None:
+        """A sent, delivered or failed report about one of our messages."""
+
+
 @dataclass(frozen=True)
 class Provider:
     """A provider's declaration: everything the app, the config and the worker need."""
@@ -69,6 +81,9 @@ class Provider:
     check: Callable[[Any], None] | None = None   # more checks of a loaded Config
     cli: Any = None                       # a click group of its admin commands (smsgw NAME)
     on_worker_start: Callable[[Mapping[str, Any]], None] | None = None   # once, if enabled
+    # For a provider that does not call our webhooks (a modem writing files): the worker
+    # calls it on every round; it hands what it collected to the Inbox and says how many.
+    poll: Callable[[Mapping[str, Any], Inbox], int] | None = None
 
     def __post_init__(self) -> None:
         prefix = f"providers.{self.name}."
@@ -105,9 +120,17 @@ def region() -> str:
 def apply_report(provider: str, provider_message_id: str, status: outbox.OutboxStatus | None,
                  provider_status: str, error_code: str | None, opted_out: bool,
                  recipient: str | None) -> None:
-    """Move an outbox message forward on a provider's delivery report."""
-    conn = connection()
-    now = services().clock()
+    """Move an outbox message forward on a provider's delivery report (in a request)."""
+    record_report(connection(), services().clock(), region(), provider, provider_message_id,
+                  status, provider_status, error_code, opted_out, recipient)
+
+
+def record_report(conn: Any, now: Any, default_region: str, provider: str,
+                  provider_message_id: str, status: outbox.OutboxStatus | None,
+                  provider_status: str, error_code: str | None, opted_out: bool,
+                  recipient: str | None) -> None:
+    """Move an outbox message forward on a provider's delivery report, on any connection
+    (a request's, or the worker's when it collects reports from a spool folder)."""
     with transaction(conn):
         message = outbox.apply_provider_status(
             conn, provider=provider, provider_message_id=provider_message_id, status=status,
@@ -116,7 +139,8 @@ def apply_report(provider: str, provider_message_id: str, status: outbox.OutboxS
         # Only the recipient of a message we sent can be opted out by a report about it:
         # a report for an id we do not know, or naming another number, changes nobody.
         number = message.to_number if message else None
-        if opted_out and number and (not recipient or _e164_or_none(recipient) == number):
+        if opted_out and number and (not recipient or
+                                     _e164_or_none(recipient, default_region) == number):
             contacts.opt_out_number(conn, number, source="provider")
             log.info("%s reports %s opted out", provider, mask(number))
     if message is None:
@@ -127,11 +151,11 @@ def apply_report(provider: str, provider_message_id: str, status: outbox.OutboxS
                     provider, provider_status, message.id)
 
 
-def _e164_or_none(raw: str | None) -> str | None:
+def _e164_or_none(raw: str | None, default_region: str) -> str | None:
     if not raw:
         return None
     try:
-        return to_e164(raw, region())
+        return to_e164(raw, default_region)
     except InvalidNumber:
         return None
 
