@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,10 +33,20 @@ class Reply:
 
 OPTOUT_CONFIRMATION = "optout_confirmation"
 
+# When the next price bulletin goes out after a given time (None: none is scheduled). The
+# schedule belongs to smsgw/ (apscheduler lives there), which puts this into each Context.
+NextBulletin = Callable[[datetime], datetime | None]
+
+
+def no_bulletin(now: datetime) -> datetime | None:
+    """No scheduled bulletin: what a Context knows unless its gateway says otherwise."""
+    return None
+
 
 @dataclass(slots=True)
 class Context:
-    """What a handler may use: the database, the contact, the language, the clock, settings."""
+    """What a handler may use: the database, the contact, the language, the clock, settings
+    and the bulletin schedule."""
 
     conn: sqlite3.Connection
     contact: Contact
@@ -44,6 +54,7 @@ class Context:
     now: datetime
     settings: Mapping[str, Any]   # every setting (smsgw.config): read as settings["key"]
     confirmed: bool = False   # the sender said YES to this very request (handlers.costs)
+    next_bulletin: NextBulletin = no_bulletin   # asked with `now` when a reply names it
 
     def t(self, key: str, **values: Any) -> str:
         """The reply text `key` in the contact's language, filled with values."""

@@ -9,8 +9,7 @@ MES (fr). UNSUBSCRIBE and DESABONNER are not used here: alone they mean STOP.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from db import contacts, subscriptions
@@ -28,21 +27,6 @@ UNSUB_WORDS = {"en": frozenset({"UNSUB", "UNFOLLOW"}), "sw": frozenset({"ONDOA"}
 MY_WORDS = {"en": frozenset({"MY", "MINE", "LIST"}), "sw": frozenset({"ZANGU"}),
             "fr": frozenset({"MES", "LISTE"})}
 ALL_WORDS = frozenset({"ALL", "ZOTE", "TOUT", "TOUS", "TOUTES"})
-
-# When the next bulletin goes out, given the time now (None: no schedule). The scheduler
-# lives in smsgw/, above this layer, so it hands this in (see smsgw.bulletins).
-NextBulletin = Callable[[datetime], datetime | None]
-def _no_schedule(now: datetime) -> datetime | None:
-    return None
-
-
-_next_bulletin: NextBulletin = _no_schedule
-
-
-def set_next_bulletin(function: NextBulletin) -> None:
-    """Let confirmations say when the next bulletin comes (called by the app at start-up)."""
-    global _next_bulletin
-    _next_bulletin = function
 
 
 def subscribe(ctx: Context, rest: str) -> list[Reply]:
@@ -113,7 +97,7 @@ def _item(ctx: Context, commodity: Match, market: Named | None) -> str:
 
 
 def _next_text(ctx: Context) -> str:
-    when = _next_bulletin(ctx.now)
+    when = ctx.next_bulletin(ctx.now)   # from the schedule, as of this message
     if when is None:
         return ""
     zone = ZoneInfo(str(ctx.settings["app.timezone"]))

@@ -11,13 +11,11 @@ import db
 from db.timeutil import utcnow
 from handlers.registry import build_menu, build_router
 from handlers.router import Router
-from handlers.subscriptions import set_next_bulletin
 from handlers.ussd import Menu
 from prices.catalog import load_aliases
 from smsgw import config as configuration
 from smsgw import logsafe, webhooks
 from smsgw.context import Services, close_connection
-from smsgw.bulletins import next_price_bulletin
 from smsgw.gateway import Gateway
 from smsgw.ussd_gateway import UssdGateway
 
@@ -31,8 +29,6 @@ def create_app(config: configuration.Config | None = None, *, router: Router | N
     app.config["MAX_FORM_MEMORY_SIZE"] = config["server.max_request_bytes"]
     logsafe.setup(config["logging.level"], config.secrets())
     init_database(config)
-    # SUB confirmations name the next bulletin's date; the schedule is known only up here.
-    set_next_bulletin(next_price_bulletin(config))
     gateway = Gateway(config, router or build_router(), clock)
     ussd = UssdGateway(config, menu or build_menu(), clock)
     app.extensions["smsgw"] = Services(config, gateway, clock, ussd)

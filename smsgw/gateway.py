@@ -26,6 +26,7 @@ from handlers import costs
 from handlers.messages import OPTOUT_CONFIRMATION, Context, InboundMessage, Reply
 from handlers.router import Router
 from handlers.segments import count as count_segments
+from smsgw.bulletins import next_price_bulletin
 from smsgw.phone import mask
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ class Gateway:
         self._window_seconds = int(settings["limits.sender_window_seconds"])
         self._window = timedelta(seconds=self._window_seconds)
         self._default_language = str(settings["app.default_language"])
+        # A SUB confirmation names the next bulletin's date: the schedule goes into each
+        # Context and is asked with that message's time, so the date moves on every week.
+        self._next_bulletin = next_price_bulletin(settings)
         # What a simulated contact causes goes to the local provider, whatever the default.
         self._simulated_settings = ChainMap({"providers.default": "local"}, dict(settings))
 
@@ -95,7 +99,8 @@ class Gateway:
         if contact.simulated:
             reply_provider = "local"
         ctx = Context(conn, contact, contact.language or self._default_language, now,
-                      self._simulated_settings if contact.simulated else self.settings)
+                      self._simulated_settings if contact.simulated else self.settings,
+                      next_bulletin=self._next_bulletin)
         changes = conn.total_changes
         if limited and self.router.is_always(message.text):
             # STOP, START and YES still act for a limited sender, but get at most one

@@ -21,6 +21,7 @@ from db import ussd as sessions
 from db.timeutil import utcnow
 from handlers.messages import Context, UssdRequest
 from handlers.ussd import Menu, Screen, State, answer
+from smsgw.bulletins import next_price_bulletin
 from smsgw.errors import MalformedRequest
 from smsgw.gateway import queue_message
 from smsgw.phone import mask
@@ -46,6 +47,7 @@ class UssdGateway:
         self.settings = settings
         self.menu = menu
         self.clock = clock
+        self._next_bulletin = next_price_bulletin(settings)   # as smsgw.gateway does
 
     def answer(self, conn: sqlite3.Connection, request: UssdRequest, *,
                reply_provider: str) -> Answer:
@@ -69,7 +71,8 @@ class UssdGateway:
         if contact.simulated:
             reply_provider = "local"
         language = contact.language or str(self.settings["app.default_language"])
-        ctx = Context(conn, contact, language, now, self.settings)
+        ctx = Context(conn, contact, language, now, self.settings,
+                      next_bulletin=self._next_bulletin)
         screen = self._screen(conn, ctx, session, request)
         self._store(conn, request, contact.id, session, screen, now)
         for text in screen.sms:

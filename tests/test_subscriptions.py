@@ -129,3 +129,30 @@ def test_stop_keeps_subscriptions_and_start_restores_them(client, conn):
 def test_unsubscribe_alone_is_still_stop(client, conn):
     say(client, "SUB MAIZE NAKURU")
     assert say(client, "UNSUBSCRIBE").startswith("You will get no more messages")
+
+
+# The next bulletin's date reaches SUB through the Context its gateway builds, asked with each
+# message's time: nothing is set at start-up, so the date moves on as the weeks go by and
+# two apps with different schedules in one process each keep their own.
+
+
+def test_the_next_bulletin_date_moves_on_with_the_clock(client, clock):
+    assert "Next bulletin 30 Nov." in say(client, "SUB MAIZE NAKURU")   # Mon 23 Nov, 12:00
+    clock.advance(7 * 24 * 3600)                                          # Mon 30 Nov, 12:00
+    say(client, "UNSUB MAIZE")
+    assert "Next bulletin 7 Dec." in say(client, "SUB MAIZE NAKURU")
+    clock.advance(6 * 24 * 3600 + 18 * 3600)                              # Mon 7 Dec, 06:00
+    say(client, "UNSUB MAIZE")
+    assert "Next bulletin 7 Dec." in say(client, "SUB MAIZE NAKURU")     # 07:00 is still ahead
+
+
+def test_each_app_keeps_its_own_schedule(app, client, clock, tmp_path):
+    cron_only = create_app(make_config(tmp_path, **{"bulletins.prices_schedule": ""}),
+                           clock=clock).test_client()
+    assert say(cron_only, "SUB MAIZE NAKURU", sender="0711000001") == (
+        "You now follow Maize at Nakuru. Send MY for your list, UNSUB MAIZE to stop.")
+    fridays = create_app(make_config(tmp_path, **{"bulletins.prices_schedule": "0 7 * * fri"}),
+                         clock=clock).test_client()
+    assert "Next bulletin 27 Nov." in say(fridays, "SUB MAIZE NAKURU", sender="0711000002")
+    # The first app, built before both, still answers with its own Monday schedule.
+    assert "Next bulletin 30 Nov." in say(client, "SUB MAIZE NAKURU", sender="0711000003")

@@ -103,8 +103,11 @@ def test_typed_names_for_a_price_alert(client, conn):
     assert market.startswith("CON Maize: which market?")
     confirm = screen(client, "5*1*MAHINDI*NAKRU", phone, "T1")
     assert confirm.startswith("CON Get Maize prices for Nakuru in our bulletin?")
-    assert screen(client, "5*1*MAHINDI*NAKRU*1", phone, "T1").startswith(
-        "END You now follow Maize at Nakuru.")
+    # The same confirmation as SUB, with the next bulletin's date from the schedule
+    # (Mondays 07:00; the clock is Monday 23 Nov 2026 at noon in Nairobi).
+    assert screen(client, "5*1*MAHINDI*NAKRU*1", phone, "T1") == (
+        "END You now follow Maize at Nakuru. Next bulletin 30 Nov. Send MY for your list,"
+        " UNSUB MAIZE to stop.")
     other = "+254722000333"
     screen(client, "", other, "T2")
     screen(client, "5", other, "T2")
