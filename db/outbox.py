@@ -49,6 +49,8 @@ class OutboxMessage:
     segments: int
     attempts: int
     provider_message_id: str | None
+    reply_from: str | None = None   # the short code or number the farmer texted
+    link_id: str | None = None      # AT's premium session id of the message replied to
 
 
 def _message(row: sqlite3.Row) -> OutboxMessage:
@@ -64,6 +66,8 @@ def _message(row: sqlite3.Row) -> OutboxMessage:
         segments=row["segments"],
         attempts=row["attempts"],
         provider_message_id=row["provider_message_id"],
+        reply_from=row["reply_from"],
+        link_id=row["link_id"],
     )
 
 
@@ -102,15 +106,17 @@ def enqueue(
     contact_id: int | None = None,
     inbound_id: int | None = None,
     status: OutboxStatus = OutboxStatus.QUEUED,
+    reply_from: str | None = None,
+    link_id: str | None = None,
 ) -> int:
     """Write one outbound message; return its id."""
     stamp = iso(now)
     cursor = conn.execute(
         "INSERT INTO outbox (contact_id, to_number, provider, text, kind, priority, status,"
-        " encoding, segments, next_attempt_at, inbound_id, created_at, updated_at)"
-        f" VALUES (?, ?, {_PROVIDER}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " encoding, segments, next_attempt_at, inbound_id, created_at, updated_at,"
+        f" reply_from, link_id) VALUES (?, ?, {_PROVIDER}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (contact_id, to_number, to_number, provider, text, kind, priority_of(kind), str(status),
-         encoding, segments, stamp, inbound_id, stamp, stamp),
+         encoding, segments, stamp, inbound_id, stamp, stamp, reply_from or None, link_id),
     )
     return int(cursor.lastrowid or 0)
 
@@ -128,6 +134,8 @@ def add(
     contact_id: int | None = None,
     inbound_id: int | None = None,
     status: OutboxStatus = OutboxStatus.QUEUED,
+    reply_from: str | None = None,
+    link_id: str | None = None,
 ) -> OutboxMessage:
     """Write one outbound message (as `enqueue` does) and return it as stored.
 
@@ -137,11 +145,13 @@ def add(
     """
     message_id = enqueue(conn, to_number=to_number, text=text, provider=provider, kind=kind,
                          encoding=encoding, segments=segments, now=now, contact_id=contact_id,
-                         inbound_id=inbound_id, status=status)
+                         inbound_id=inbound_id, status=status, reply_from=reply_from,
+                         link_id=link_id)
     return OutboxMessage(id=message_id, contact_id=contact_id, to_number=to_number, text=text,
                          provider=provider, kind=kind, status=OutboxStatus(status),
                          encoding=encoding, segments=segments, attempts=0,
-                         provider_message_id=None)
+                         provider_message_id=None, reply_from=reply_from or None,
+                         link_id=link_id)
 
 
 def for_inbound(conn: sqlite3.Connection, inbound_id: int) -> list[OutboxMessage]:

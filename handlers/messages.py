@@ -21,6 +21,7 @@ class InboundMessage:
     recipient: str
     text: str
     received_at: datetime
+    link_id: str | None = None   # AT's on-demand premium session: a reply must carry it
 
 
 @dataclass(frozen=True, slots=True)

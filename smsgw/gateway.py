@@ -120,7 +120,7 @@ class Gateway:
             replies = [reply for reply in replies if reply.kind == OPTOUT_CONFIRMATION]
         status = OutboxStatus.REPLIED if delivery is Delivery.INLINE else OutboxStatus.QUEUED
         recorded = [self._record_reply(conn, ctx, reply, reply_provider, status, inbound_id,
-                                       now)
+                                       now, message)
                     for reply in replies]
         if log.isEnabledFor(logging.INFO):
             log.info("%s message from %s: %s, %d repl%s", message.provider,
@@ -175,12 +175,16 @@ class Gateway:
         return [reply for reply in replies if reply.kind == OPTOUT_CONFIRMATION]
 
     def _record_reply(self, conn: sqlite3.Connection, ctx: Context, reply: Reply, provider: str,
-                      status: OutboxStatus, inbound_id: int, now: datetime) -> OutboxMessage:
+                      status: OutboxStatus, inbound_id: int, now: datetime,
+                      message: InboundMessage) -> OutboxMessage:
+        # A reply goes out as the message came in: from the number or short code the farmer
+        # texted, with the provider's session (AT's premium linkId) when it has one.
         info = count_segments(reply.text)
         return outbox.add(
             conn, to_number=ctx.contact.phone, text=reply.text, provider=provider,
             kind=reply.kind, encoding=str(info.encoding), segments=info.segments,
             now=now, contact_id=ctx.contact.id, inbound_id=inbound_id, status=status,
+            reply_from=message.recipient, link_id=message.link_id,
         )
 
 

@@ -158,7 +158,7 @@ class Worker:
         for message in batch:
             sender = self.senders.get(message.provider)
             limit = sender.max_recipients if sender is not None else 1
-            if limit <= 1:
+            if limit <= 1 or message.link_id or message.reply_from:   # each its own session
                 units.append([message])
                 continue
             candidates = open_units.setdefault((message.provider, message.kind, message.text), [])

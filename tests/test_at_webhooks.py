@@ -129,3 +129,38 @@ def test_oversized_body_is_413_not_500(client):
     response = post_at(client, SMS, form)
     assert response.status_code == 413
     assert "larger than" in response.get_json()["error"]
+
+
+# linkId: a reply to an on-demand premium short code must carry the linkId of the message it
+# answers, and go out from the short code the farmer texted (shared reference, 2.2 and 2.5).
+
+
+def test_a_reply_keeps_the_short_code_and_the_link_id_of_the_message(client, conn):
+    assert post_at(client, SMS, inbound("HELP")).status_code == 200
+    row = conn.execute("SELECT reply_from, link_id FROM outbox").fetchone()
+    assert tuple(row) == ("21512", "03090445075804249226")
+
+
+def test_the_at_sender_sends_a_premium_reply_with_its_link_id_from_the_short_code(config):
+    import json
+    from urllib.parse import parse_qs
+
+    import responses
+
+    from db.outbox import OutboxMessage, OutboxStatus
+    from smsgw.providers.africastalking.sms import AfricasTalkingSender
+
+    answer = {"SMSMessageData": {"Message": "Sent to 1/1", "Recipients": [{
+        "statusCode": 101, "number": "+254722123456", "status": "Success",
+        "cost": "KES 0.8000", "messageId": "ATPid_1"}]}}
+    reply = OutboxMessage(1, None, "+254722123456", "Maize KES 35", "africastalking", "reply",
+                          OutboxStatus.SENDING, "GSM-7", 1, 1, None, reply_from="21512",
+                          link_id="03090445075804249226")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for host in ("api.sandbox.africastalking.com", "content.africastalking.com"):
+            mock.add(responses.POST, f"https://{host}/version1/messaging",
+                     body=json.dumps(answer), status=201, content_type="application/json")
+        assert AfricasTalkingSender(config).send(reply) == "ATPid_1"
+        form = parse_qs(mock.calls[0].request.body)
+    assert form["linkId"] == ["03090445075804249226"] and form["from"] == ["21512"]
+    assert form["bulkSMSMode"] == ["0"]

@@ -18,6 +18,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from handlers import segments
+from smsgw.errors import MalformedRequest
 from smsgw.providers import twilio_sms
 
 SMS_URL = PUBLIC_URL + "/webhooks/twilio/sms"
@@ -132,9 +133,10 @@ def test_twilio_form_bodies_are_read_as_werkzeug_reads_them():
     assert twilio_sms.read_form(request_for(body)) == request_for(body).form
 
 
-def test_other_bodies_go_through_werkzeug():
+def test_other_bodies_are_refused():
     request = request_for(b'{"Body": "HELP"}', content_type="application/json")
-    assert twilio_sms.read_form(request) == MultiDict()
+    with pytest.raises(MalformedRequest, match="form"):
+        twilio_sms.read_form(request)
 
 
 # --- Segment counting -------------------------------------------------------------------

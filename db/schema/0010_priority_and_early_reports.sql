@@ -11,6 +11,11 @@ DROP INDEX outbox_due;
 CREATE INDEX outbox_due ON outbox (status, priority, next_attempt_at)
     WHERE status IN ('queued', 'sending');
 
+-- A reply goes out as the farmer's message came in: from the short code they texted, and
+-- with Africa's Talking's linkId for an on-demand premium short code.
+ALTER TABLE outbox ADD COLUMN reply_from TEXT;
+ALTER TABLE outbox ADD COLUMN link_id TEXT;
+
 -- A delivery report can arrive before the worker has recorded the provider's id for the
 -- message (the provider answered, the report overtook our commit). It is kept here with
 -- what it means, and applied when the id is recorded.

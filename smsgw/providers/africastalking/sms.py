@@ -95,7 +95,9 @@ def parse_inbound(form: Mapping[str, str], *, region: str, now: datetime) -> Inb
         raise MalformedRequest(f"from is not a phone number: {exc}") from None
     # Stamped with the time we received it, not AT's `date`: whoever holds the callback
     # token could back-date messages to slip past the per-sender limit.
-    return InboundMessage(PROVIDER, message_id, e164, form.get("to", ""), text, now)
+    link_id = (form.get("linkId") or "").strip()[:64] or None
+    return InboundMessage(PROVIDER, message_id, e164, form.get("to", "")[:32], text, now,
+                          link_id=link_id)
 
 
 def parse_delivery(form: Mapping[str, str]) -> DeliveryReport:
@@ -119,8 +121,17 @@ class AfricasTalkingSender:
         self.max_recipients = int(settings["providers.africastalking.batch_recipients"])
 
     def send(self, message: OutboxMessage) -> str:
-        """Send one message; return AT's messageId or raise a SendError."""
-        answer = self._call(message.text, [message.to_number])
+        """Send one message; return AT's messageId or raise a SendError.
+
+        A reply to an on-demand premium message carries its linkId and goes out from the
+        short code the farmer texted (AT's premium send); any other reply goes out from that
+        short code too, when it came in on one.
+        """
+        if message.link_id:
+            answer = self._call(message.text, [message.to_number], premium=message)
+        else:
+            answer = self._call(message.text, [message.to_number],
+                                sender_id=message.reply_from or self._sender_id)
         return _judge(_recipient(_recipients(answer), message.to_number))
 
     def send_many(self, messages: Sequence[OutboxMessage]) -> dict[int, str | SendError]:
@@ -141,9 +152,13 @@ class AfricasTalkingSender:
                 results[message.id] = exc
         return results
 
-    def _call(self, text: str, numbers: list[str]) -> Any:
+    def _call(self, text: str, numbers: list[str], *, sender_id: str | None = None,
+              premium: OutboxMessage | None = None) -> Any:
         try:
-            return self._sms.send(text, numbers, sender_id=self._sender_id)
+            if premium is not None:
+                return self._sms.send_premium(text, premium.reply_from or self._sender_id,
+                                              numbers, link_id=premium.link_id)
+            return self._sms.send(text, numbers, sender_id=sender_id or self._sender_id)
         except (requests.RequestException, OSError) as exc:
             # First: requests' JSONDecodeError (an unreadable 2xx body) is also a ValueError.
             raise TransientSendError(f"africastalking: {type(exc).__name__}: {exc}") from exc
