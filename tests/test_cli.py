@@ -136,3 +136,25 @@ def test_run_starts_the_real_server_and_the_worker(config_file, tmp_path):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_each_providers_admin_commands_are_registered():
+    from smsgw.providers import PROVIDERS
+
+    declared = [provider.cli for provider in PROVIDERS if provider.cli is not None]
+    assert declared, "no provider declares admin commands any more: drop this test"
+    for group in declared:
+        assert main.commands[group.name] is group
+
+
+def test_commands_open_the_database_only_through_the_shared_helper():
+    import ast
+
+    for path in sorted((ROOT / "smsgw" / "cli").glob("*.py")):
+        if path.name == "common.py":   # smsgw.cli.common.database: connect, migrate, close
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        calls = [f"{path.name}:{node.lineno}" for node in ast.walk(tree)
+                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                 and node.func.attr in ("connect", "migrate")]
+        assert not calls, f"use smsgw.cli.common.database: {calls}"

@@ -12,14 +12,13 @@ from datetime import date
 
 import click
 
-import db
 from db import bulletins as ledger
 from db import subscriptions
 from smsgw import config as configuration
-from smsgw.cli import main, with_config
+from smsgw.cli.common import database, with_config
 
 
-@main.group("bulletins")
+@click.group("bulletins")
 def bulletins_group() -> None:
     """Send price bulletins and standards notices to subscribers; list past runs."""
 
@@ -39,18 +38,14 @@ def send(config: configuration.Config, dry_run: bool, day: str | None, kind: str
     from smsgw import bulletins
 
     chosen = _parse_day(day)
-    conn = db.connect(config["database.path"])
-    try:
-        db.migrate(conn)
-        reports = []
+    reports = []
+    with database(config) as conn:
         if kind in ("all", "prices"):
             with _progress(subscriptions.count_subscribers(conn), "price bulletin") as step:
                 reports.append(bulletins.price_bulletin(conn, config, day=chosen,
                                                         dry_run=dry_run, progress=step))
         if kind in ("all", "standards"):
             reports.extend(bulletins.standard_notices(conn, config, dry_run=dry_run))
-    finally:
-        conn.close()
     for report in reports:
         click.echo(report.summary())
         if dry_run and not report.already_done:
@@ -89,9 +84,7 @@ class _progress:
 @with_config
 def runs(config: configuration.Config, limit: int) -> None:
     """List bulletin runs with what they queued and how their messages stand now."""
-    conn = db.connect(config["database.path"])
-    try:
-        db.migrate(conn)
+    with database(config) as conn:
         found = ledger.recent(conn, limit)
         for run in found:
             now = ledger.outcome(conn, run.id)
@@ -104,5 +97,3 @@ def runs(config: configuration.Config, limit: int) -> None:
                 f" {now.get('failed', 0)} failed, {now.get('suppressed', 0)} suppressed,"
                 f" {now.get('queued', 0) + now.get('sending', 0)} waiting")
         click.echo(f"{len(found)} run(s)")
-    finally:
-        conn.close()

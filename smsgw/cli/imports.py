@@ -1,4 +1,8 @@
-"""`smsgw import prices`: a thin shell over prices.importer (load, show progress, summarise)."""
+"""`smsgw import prices | standards | aliases`: thin shells over prices.importer,
+prices.standards and prices.catalog (load, show progress, summarise).
+
+`smsgw init` loads no standards; the demo (Makefile) imports prices/data/standards.toml.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,16 @@ import db
 from db.migrations import MigrationError
 from prices.importer import ImportFileError, ImportReport, import_prices, normalise_country
 from smsgw import config as configuration
-from smsgw.cli import import_group, with_config
+from smsgw.cli.common import database, with_config
 
 SHOWN_ERRORS = 20
 EXIT_OK, EXIT_REJECTED, EXIT_FAILED = 0, 1, 2
+EXIT_INVALID = 2
+
+
+@click.group("import")
+def import_group() -> None:
+    """Load prices or standards from files (for admins and cron jobs)."""
 
 
 @import_group.command("prices")
@@ -47,18 +57,14 @@ def import_prices_command(config: configuration.Config, file: Path, country: str
         region = normalise_country(country or config["app.default_region"])
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--country") from None  # exits 2
-    conn = db.connect(config["database.path"])
     try:
-        db.migrate(conn)
-        with _progress_bar(file) as progress:
+        with database(config) as conn, _progress_bar(file) as progress:
             report = import_prices(conn, file, country=region, dry_run=dry_run,
                                    source=source, progress=progress)
     except (ImportFileError, sqlite3.Error, MigrationError) as exc:
         click.echo(f"error: {exc}", err=True)
         click.echo("nothing was imported", err=True)
         sys.exit(EXIT_FAILED)
-    finally:
-        conn.close()
     _print_report(report)
     sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
 
@@ -86,3 +92,45 @@ def _print_report(report: ImportReport) -> None:
     more = report.rejected - min(len(report.errors), SHOWN_ERRORS)
     if more > 0:
         click.echo(f"... and {more} more rejected row(s)", err=True)
+
+
+@import_group.command("standards")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check the file and report, but write nothing.")
+@with_config
+def import_standards_command(config: configuration.Config, file: str, dry_run: bool) -> None:
+    """Add the product standards in FILE (TOML, see docs/standards-format.md).
+
+    Versions already imported are kept as they are; a file with any error changes nothing
+    and exits with status 2.
+    """
+    from prices.standards import InvalidStandardsFile, import_standards
+
+    try:
+        with database(config) as conn:
+            report = import_standards(conn, file, dry_run=dry_run)
+    except InvalidStandardsFile as exc:
+        click.echo(f"{file}: invalid, nothing was imported:", err=True)
+        for error in exc.errors:
+            click.echo(f"  - {error}", err=True)
+        click.get_current_context().exit(EXIT_INVALID)
+    click.echo(report.summary())
+
+
+@import_group.command("aliases")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_config
+def import_aliases(config: configuration.Config, file: str) -> None:
+    """Add names for commodities and markets from a CSV: kind,alias,language,target.
+
+    kind is commodity or market; target is the name as imported (e.g. "Maize (white)"),
+    or a commodity's base name ("Maize") for all its kinds. Existing names are kept.
+    """
+    from prices.catalog import load_aliases
+
+    try:
+        with database(config) as conn, db.transaction(conn):
+            added = load_aliases(conn, file, source="admin")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file}: {exc}; nothing was imported") from None
+    click.echo(f"{added} new alias(es) from {file}")

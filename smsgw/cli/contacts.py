@@ -10,11 +10,10 @@ from datetime import timedelta
 
 import click
 
-import db
 from db import privacy
 from db.timeutil import utcnow
 from smsgw import config as configuration
-from smsgw.cli import main, with_config
+from smsgw.cli.common import database, with_config
 from smsgw.phone import InvalidNumber, mask, to_e164
 
 EXIT_UNKNOWN = 1
@@ -48,7 +47,7 @@ _PRUNED = (
 )
 
 
-@main.group("contacts")
+@click.group("contacts")
 def contacts_group() -> None:
     """The people who text the service."""
 
@@ -67,9 +66,7 @@ def contacts_forget(config: configuration.Config, phone: str, yes: bool) -> None
         raise click.BadParameter(f"{mask(phone.strip())} is not a phone number",
                                  param_hint="PHONE") from None
     shown = mask(number)
-    conn = db.connect(config["database.path"])
-    try:
-        db.migrate(conn)
+    with database(config) as conn:
         contact_id = privacy.find_for_forget(conn, number)
         if contact_id is None:
             click.echo(f"No contact has the number {shown} (never seen, or already forgotten);"
@@ -81,8 +78,6 @@ def contacts_forget(config: configuration.Config, phone: str, yes: bool) -> None
             _print_counts(planned.counts(), _ERASED)
             click.confirm(f"Forget {shown}? This cannot be undone", abort=True)
         erased = privacy.forget_contact(conn, contact_id, now=utcnow())
-    finally:
-        conn.close()
     if erased.already:
         click.echo(f"Contact {contact_id} was already forgotten; nothing changed.")
         return
@@ -90,7 +85,7 @@ def contacts_forget(config: configuration.Config, phone: str, yes: bool) -> None
     _print_counts(erased.counts(), _ERASED)
 
 
-@main.command("prune")
+@click.command("prune")
 @click.option("--days", type=click.IntRange(min=1), default=None,
               help="Keep the texts of the last N days (default: retention.message_days).")
 @click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
@@ -106,12 +101,8 @@ def prune(config: configuration.Config, days: int | None, dry_run: bool) -> None
                    " nothing pruned (give --days N to prune anyway).")
         return
     before = utcnow() - timedelta(days=days)
-    conn = db.connect(config["database.path"])
-    try:
-        db.migrate(conn)
+    with database(config) as conn:
         pruned = privacy.prune(conn, before=before, dry_run=dry_run)
-    finally:
-        conn.close()
     click.echo(f"{'Would prune' if dry_run else 'Pruned'} what is older than {days} days"
                f" (before {before:%Y-%m-%d %H:%M} UTC):")
     _print_counts(pruned.as_dict(), _PRUNED)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -25,20 +23,10 @@ from handlers.groups import appointed, code_of
 from handlers.messages import Context
 from handlers.phone import parse_phone
 from smsgw import config as configuration
-from smsgw.cli import main, show_numbers, shown, with_config
+from smsgw.cli.common import database, show_numbers, shown, with_config
 
 EXIT_SOME_REJECTED = 1
 EXIT_NOTHING_DONE = 2
-
-
-@contextmanager
-def _database(config: configuration.Config) -> Iterator[sqlite3.Connection]:
-    conn = db.connect(config["database.path"])
-    try:
-        db.migrate(conn)
-        yield conn
-    finally:
-        conn.close()
 
 
 def _phone(config: configuration.Config, raw: str) -> str:
@@ -77,7 +65,7 @@ def _products(conn: sqlite3.Connection, text: str) -> list[str]:
 # ---------------------------------------------------------------------------- groups
 
 
-@main.group("groups")
+@click.group("groups")
 def groups_group() -> None:
     """Producer groups: add, list, leaders, members, import from CSV."""
 
@@ -101,7 +89,7 @@ def groups_add(config: configuration.Config, code: str, name: str, market: str |
                region: str | None, products: str, approval: bool, auto_forward: bool,
                share_leader_numbers: bool) -> None:
     """Add a group with a short CODE farmers text (JOIN CODE) and a NAME."""
-    with _database(config) as conn:
+    with database(config) as conn:
         folded = code_of(code)
         if not folded:
             raise click.BadParameter("use letters and digits", param_hint="CODE")
@@ -124,7 +112,7 @@ def groups_add(config: configuration.Config, code: str, name: str, market: str |
 @with_config
 def groups_list(config: configuration.Config, as_json: bool, show_numbers: bool) -> None:
     """Every group with its members, leaders and products."""
-    with _database(config) as conn:
+    with database(config) as conn:
         rows = []
         for group in groups_db.all_groups(conn):
             leaders = [shown(m.phone, config, show_numbers)
@@ -146,7 +134,7 @@ def groups_list(config: configuration.Config, as_json: bool, show_numbers: bool)
 
 def _set_role(config: configuration.Config, code: str, phone: str, role: str,
               remove: bool) -> None:
-    with _database(config) as conn:
+    with database(config) as conn:
         group = _group(conn, code)
         number = _phone(config, phone)
         with db.transaction(conn):
@@ -203,7 +191,7 @@ def groups_import(config: configuration.Config, file: str) -> None:
     """
     added = updated = 0
     problems: list[str] = []
-    with _database(config) as conn, Path(file).open(newline="", encoding="utf-8-sig") as handle:
+    with database(config) as conn, Path(file).open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         missing = {"code", "name"} - set(reader.fieldnames or [])
         if missing:
@@ -276,7 +264,7 @@ def _import_row(conn: sqlite3.Connection, config: configuration.Config,
 # ---------------------------------------------------------------------------- buyers
 
 
-@main.group("buyers")
+@click.group("buyers")
 def buyers_group() -> None:
     """Registered buyers: only they can post orders."""
 
@@ -288,7 +276,7 @@ def buyers_group() -> None:
 def buyers_add(config: configuration.Config, phone: str, name: str) -> None:
     """Register PHONE as a buyer named NAME (shown to groups with each order)."""
     number = _phone(config, phone)
-    with _database(config) as conn, db.transaction(conn):
+    with database(config) as conn, db.transaction(conn):
         person = contacts.get_or_create(conn, number)
         groups_db.set_role(conn, person.id, "buyer", name.strip())
     click.echo(f"{shown(number, config)} is a buyer: {name.strip()}")
@@ -300,7 +288,7 @@ def buyers_add(config: configuration.Config, phone: str, name: str) -> None:
 def buyers_remove(config: configuration.Config, phone: str) -> None:
     """Take the buyer role from PHONE (their orders stay as they are)."""
     number = _phone(config, phone)
-    with _database(config) as conn, db.transaction(conn):
+    with database(config) as conn, db.transaction(conn):
         person = contacts.find(conn, number)
         done = person is not None and groups_db.remove_role(conn, person.id, "buyer")
     click.echo(f"{shown(number, config)} {'is no longer' if done else 'was not'} a buyer")
@@ -311,7 +299,7 @@ def buyers_remove(config: configuration.Config, phone: str) -> None:
 @with_config
 def buyers_list(config: configuration.Config, show_numbers: bool) -> None:
     """Every registered buyer."""
-    with _database(config) as conn:
+    with database(config) as conn:
         found = groups_db.with_role(conn, "buyer")
     for phone, name in found:
         click.echo(f"{shown(phone, config, show_numbers):<16} {name}")
@@ -321,7 +309,7 @@ def buyers_list(config: configuration.Config, show_numbers: bool) -> None:
 # ---------------------------------------------------------------------------- orders
 
 
-@main.group("orders")
+@click.group("orders")
 def orders_group() -> None:
     """Buyer orders: post, list, show, close, and the periodic tick."""
 
@@ -336,7 +324,7 @@ def orders_post(config: configuration.Config, phone: str, text: str) -> None:
     from handlers.order_grammar import GrammarError
 
     number = _phone(config, phone)
-    with _database(config) as conn:
+    with database(config) as conn:
         person = contacts.find(conn, number)
         if person is None or groups_db.role_name(conn, person.id, "buyer") is None:
             raise click.ClickException(f"{shown(number, config)} is not a buyer"
@@ -359,7 +347,7 @@ def orders_post(config: configuration.Config, phone: str, text: str) -> None:
 @with_config
 def orders_list(config: configuration.Config, status: str | None, limit: int) -> None:
     """Orders, newest first, with what has been offered."""
-    with _database(config) as conn:
+    with database(config) as conn:
         found = orders_db.listed(conn, status=status, limit=limit)
         for order in found:
             total = orders_db.total(conn, order.id)
@@ -375,7 +363,7 @@ def orders_list(config: configuration.Config, status: str | None, limit: int) ->
 @with_config
 def orders_show(config: configuration.Config, code: str, show_numbers: bool) -> None:
     """One order: totals per group, every pledge, and its audit trail."""
-    with _database(config) as conn:
+    with database(config) as conn:
         order = orders_db.by_code(conn, code.strip().upper())
         if order is None:
             raise click.ClickException(f"no order {code}")
@@ -401,7 +389,7 @@ def orders_close(config: configuration.Config, code: str) -> None:
     """Close an order for its buyer; everyone involved gets the final summary."""
     from handlers import orders
 
-    with _database(config) as conn:
+    with database(config) as conn:
         order = orders_db.by_code(conn, code.strip().upper())
         if order is None:
             raise click.ClickException(f"no order {code}")
