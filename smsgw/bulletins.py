@@ -13,6 +13,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -200,6 +201,18 @@ def forget_tick(settings: Mapping[str, Any], *, now: datetime | None = None) -> 
     return forgotten
 
 
+def scheduled_backup(settings: Mapping[str, Any]) -> str:
+    """The worker's backup job: a dated copy in backup.folder, the oldest beyond
+    backup.keep removed (db.backup); returns the file written."""
+    from db import backup
+
+    snapshot = backup.backup(settings["database.path"], Path(settings["backup.folder"]))
+    removed = backup.rotate(settings["backup.folder"], int(settings["backup.keep"]))
+    log.info("backup %s written (%d messages in), %d old one(s) removed", snapshot.path.name,
+             snapshot.inbound, len(removed))
+    return str(snapshot.path)
+
+
 def build_scheduler(settings: Mapping[str, Any], *,
                     scheduler: BackgroundScheduler | None = None) -> BackgroundScheduler:
     """A scheduler holding the configured jobs and a one-off catch-up (not started)."""
@@ -221,5 +234,8 @@ def build_scheduler(settings: Mapping[str, Any], *,
                       args=[settings], id="orders", **options)
     scheduler.add_job(forget_tick, IntervalTrigger(minutes=FORGET_EVERY_MINUTES, timezone=zone),
                       args=[settings], id="forget", **options)
+    backups = trigger_for(settings, "backup.schedule") if settings["backup.folder"] else None
+    if backups is not None:
+        scheduler.add_job(scheduled_backup, backups, args=[settings], id="backup", **options)
     scheduler.add_job(catch_up, args=[settings], id="catch-up", **options)
     return scheduler

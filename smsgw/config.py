@@ -92,6 +92,13 @@ CORE_SETTINGS: tuple[Setting, ...] = (
             "Groups whose market is within this distance of the order's place get it"),
     Setting("orders.update_minutes", int, 30,
             "How often buyers and leaders hear how offers stand (batched, not per offer)"),
+    Setting("backup.folder", str, "",
+            "Where the worker keeps dated backups of the database on backup.schedule (a"
+            " USB disk's folder, say); empty = no scheduled backups"),
+    Setting("backup.schedule", str, "15 2 * * *",
+            "When the worker takes a backup: a cron expression in app.timezone"),
+    Setting("backup.keep", int, 14, "How many scheduled backups to keep (the oldest go)",
+            minimum=1),
     Setting("retention.message_days", int, 180,
             "Message texts older than this many days are emptied (counts are kept) by"
             " `smsgw prune` and its schedule; 0 = keep forever"),
@@ -299,9 +306,9 @@ def _validate_retention(config: Config) -> None:
 
     if config["retention.message_days"] < 0:
         raise ConfigError("retention.message_days must not be negative (0 = keep forever)")
-    if config["retention.prune_schedule"].strip():
-        try:
-            CronTrigger.from_crontab(config["retention.prune_schedule"],
-                                     timezone=ZoneInfo(config["app.timezone"]))
-        except ValueError as exc:
-            raise ConfigError(f"retention.prune_schedule: not a cron expression ({exc})") from None
+    for key in ("retention.prune_schedule", "backup.schedule"):
+        if config[key].strip():
+            try:
+                CronTrigger.from_crontab(config[key], timezone=ZoneInfo(config["app.timezone"]))
+            except ValueError as exc:
+                raise ConfigError(f"{key}: not a cron expression ({exc})") from None

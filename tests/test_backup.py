@@ -95,3 +95,32 @@ def test_rotation_keeps_the_newest(tmp_path):
     assert [p.name for p in gone] == ["smsgw-20261101-020000.db"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["smsgw-20261102-020000.db",
                                                           "smsgw-20261103-020000.db"]
+
+
+def test_the_cli_backs_up_and_restores_and_the_worker_schedules_backups(tmp_path):
+    from click.testing import CliRunner
+    from conftest import make_config
+
+    from smsgw.bulletins import build_scheduler, scheduled_backup
+    from smsgw.cli import main
+
+    folder = tmp_path / "usb"
+    folder.mkdir()
+    config = make_config(tmp_path, **{"backup.folder": str(folder), "backup.keep": 2})
+    env = {"SMSGW_DATABASE_PATH": config["database.path"]}
+    runner = CliRunner(env=env)
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    made = runner.invoke(main, ["backup", str(tmp_path / "by-hand.db")])
+    assert made.exit_code == 0 and "backed up to" in made.output
+    refused = runner.invoke(main, ["restore", str(tmp_path / "nothing.db"), "--yes"])
+    assert refused.exit_code == 1 and "not restored" in refused.output
+    back = runner.invoke(main, ["restore", str(tmp_path / "by-hand.db"), "--yes"])
+    assert back.exit_code == 0 and "restored" in back.output
+    jobs = {job.id for job in build_scheduler(config).get_jobs()}
+    assert "backup" in jobs
+    import time
+
+    for _ in range(3):
+        scheduled_backup(config)
+        time.sleep(1.05)   # dated names have one-second resolution
+    assert len(list(folder.glob("smsgw-*.db"))) == 2

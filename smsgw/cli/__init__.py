@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from smsgw.cli import bulletins, contacts, groups, imports, messages, service
+from smsgw.cli import backup, bulletins, contacts, export, groups, imports, messages, service
 from smsgw.providers import PROVIDERS
 
 
@@ -27,6 +27,8 @@ for command in (
     bulletins.bulletins_group,
     groups.groups_group, groups.buyers_group, groups.orders_group,
     contacts.contacts_group, contacts.prune,
+    export.export,
+    backup.backup, backup.restore,
 ):
     main.add_command(command)
 
