@@ -17,6 +17,7 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 
 import db
+from db.export import EXPORTABLE
 from smsgw import logsafe
 from smsgw.app import create_app
 from smsgw.cli import main
@@ -145,6 +146,8 @@ def test_no_secret_and_no_number_leaks(canary, log_text, clock):
                 cli(canary, "groups", "list", "--json"), cli(canary, "buyers", "list"),
                 cli(canary, "orders", "list"), cli(canary, "orders", "show", code),
                 cli(canary, "bulletins", "runs"), cli(canary, "prune", "--dry-run"),
+                *(cli(canary, "export", table, "--format", form)
+                  for table in EXPORTABLE for form in ("csv", "json")),
                 cli(canary, "contacts", "forget", NUMBERS["799111555"], "--yes")]
 
     logged = log_text.getvalue()
