@@ -6,7 +6,7 @@ declares) and adding it here; the config, the app and the worker read this list.
 
 from __future__ import annotations
 
-from smsgw.providers import africastalking, android_sms, local_sms, twilio_sms
+from smsgw.providers import africastalking, android_sms, gammu_modem, local_sms, twilio_sms
 from smsgw.providers.base import Provider
 
 PROVIDERS: tuple[Provider, ...] = (
@@ -14,4 +14,5 @@ PROVIDERS: tuple[Provider, ...] = (
     twilio_sms.DECLARATION,
     africastalking.DECLARATION,
     android_sms.DECLARATION,
+    gammu_modem.DECLARATION,
 )
