@@ -24,6 +24,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("smsgw.providers.android_sms", "smsgw.config"):
         "`smsgw android` loads the configuration inside its commands (smsgw.config imports"
         " the providers' declarations)",
+    ("smsgw.providers.gammu_modem", "smsgw.config"):
+        "`smsgw modem` loads the configuration inside its commands, as `smsgw android` does",
 }
 
 # Layer by layer, what it must never import (ours, and the libraries smsgw/ alone holds).
