@@ -307,21 +307,20 @@ def poll(settings: Mapping[str, Any], inbox: Inbox) -> int:
     region = str(settings["app.default_region"])
     handled = 0
     for record in _records(spool):
-        try:
-            env = read_record(record)
-        except FileNotFoundError:
-            continue
         event = record.name.partition(".")[0]   # recv, sent or fail (_records)
         try:
+            env = read_record(record)
             if event == "recv":
                 inbox.receive(received_message(env, record.name, region))
             else:
                 _report(env.get("HOOK_ID", ""), event, inbox)
+        except FileNotFoundError:   # another worker took it
+            continue
         except Unusable as exc:
             _reject(record, str(exc))
             handled += 1
             continue
-        except Exception:  # noqa: BLE001 - keep the record; the others still go
+        except Exception:  # noqa: BLE001 - keep the record (unreadable, database locked...)
             log.exception("modem: record %s not handled; it stays for the next round",
                           record.name)
             continue
