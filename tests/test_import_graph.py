@@ -18,15 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("smsgw", "handlers", "prices", "db")
 
-# Edges allowed to close a cycle, each with its reason: a list that may only shrink. (A
-# provider's admin commands could be handed their Config by smsgw.cli instead of loading it.)
-ALLOWED: dict[tuple[str, str], str] = {
-    ("smsgw.providers.android_sms", "smsgw.config"):
-        "`smsgw android` loads the configuration inside its commands (smsgw.config imports"
-        " the providers' declarations)",
-    ("smsgw.providers.gammu_modem", "smsgw.config"):
-        "`smsgw modem` loads the configuration inside its commands, as `smsgw android` does",
-}
+# Edges allowed to close a cycle, each with its reason: a list that may only shrink.
+ALLOWED: dict[tuple[str, str], str] = {}
 
 # Layer by layer, what it must never import (ours, and the libraries smsgw/ alone holds).
 ONLY_IN_SMSGW = ("flask", "werkzeug", "twilio", "africastalking", "apscheduler")

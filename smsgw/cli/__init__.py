@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from smsgw.cli import backup, bulletins, contacts, export, groups, imports, messages, service
+from smsgw.cli.common import configured
 from smsgw.providers import PROVIDERS
 
 
@@ -37,6 +38,8 @@ for provider in PROVIDERS:
         if provider.cli.name in main.commands:
             raise RuntimeError(f"provider {provider.name}: `smsgw {provider.cli.name}` is"
                                " already a command")
+        for command in provider.cli.commands.values():
+            configured(command)
         main.add_command(provider.cli)
 
 __all__ = ["main"]

@@ -38,6 +38,26 @@ def with_config(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def configured(command: click.Command) -> click.Command:
+    """A provider's own command given `--config PATH` and its loaded configuration as its
+    first argument, as with_config does for ours: a provider module then never imports
+    smsgw.config (which imports the providers: a cycle)."""
+    callback = command.callback
+
+    @wraps(callback)  # type: ignore[arg-type]
+    def run(*args: Any, config_path: str | None = None, **kwargs: Any) -> Any:
+        try:
+            config = configuration.load(config_path)
+        except configuration.ConfigError as exc:
+            raise ConfigProblem(f"configuration: {exc}") from None
+        return callback(config, *args, **kwargs)  # type: ignore[misc]
+
+    command.callback = run
+    command.params.append(click.Option(["--config", "config_path"], default=None,
+                                       type=click.Path(dir_okay=False), help=CONFIG_HELP))
+    return command
+
+
 @contextmanager
 def database(config: configuration.Config) -> Iterator[sqlite3.Connection]:
     """The configured database, brought up to the current schema, closed when done.

@@ -333,20 +333,6 @@ def refresh_since_start(settings: Mapping[str, Any]) -> None:
         log.info("android: asked the phone for SMS of the last %d h it never posted", hours)
 
 
-def _load(config_path: str | None) -> Any:
-    from smsgw import config as configuration   # here, not at import: config imports us
-
-    try:
-        return configuration.load(config_path)
-    except configuration.ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-
-
-_config_option = click.option("--config", "config_path", default=None,
-                              type=click.Path(dir_okay=False),
-                              help="Config file (default: $SMSGW_CONFIG, else ./config.toml)")
-
-
 @click.group("android")
 def commands() -> None:
     """The Android phone gateway: check it, register our webhooks, recover missed SMS."""
@@ -354,10 +340,8 @@ def commands() -> None:
 
 @commands.command("check")
 @click.option("--no-register", is_flag=True, help="Only look; do not register our webhooks.")
-@_config_option
-def check(config_path: str | None, no_register: bool) -> None:
+def check(config: Any, no_register: bool) -> None:
     """Reach the phone, show its health and clock, and register our webhooks on it."""
-    config = _load(config_path)
     try:
         found = health(config)
     except (requests.RequestException, ValueError) as exc:
@@ -390,10 +374,8 @@ def check(config_path: str | None, no_register: bool) -> None:
 @commands.command("refresh")
 @click.option("--hours", type=int, default=24, show_default=True,
               help="How far back to look.")
-@_config_option
-def refresh(config_path: str | None, hours: int) -> None:
+def refresh(config: Any, hours: int) -> None:
     """Ask the phone to post the SMS it received in the last HOURS but never posted."""
-    config = _load(config_path)
     now = datetime.now(UTC)
     try:
         refresh_inbox(config, since=now - timedelta(hours=hours), until=now)

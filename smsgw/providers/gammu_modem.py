@@ -490,20 +490,6 @@ def write_smsd_config(folder: Path, *, group: str | None = None, force: bool = F
 # ------------------------------------------------------------------------------ commands
 
 
-def _load(config_path: str | None) -> Any:
-    from smsgw import config as configuration   # here, not at import: config imports us
-
-    try:
-        return configuration.load(config_path)
-    except configuration.ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-
-
-_config_option = click.option("--config", "config_path", default=None,
-                              type=click.Path(dir_okay=False),
-                              help="Config file (default: $SMSGW_CONFIG, else ./config.toml)")
-
-
 @click.group("modem")
 def commands() -> None:
     """The USB GSM modem gateway (gammu-smsd): write its config, check it."""
@@ -525,12 +511,10 @@ def commands() -> None:
 @click.option("--poll-seconds", type=click.IntRange(1, 60), default=5, show_default=True,
               help="How often the daemon looks for received SMS and for SMS to send.")
 @click.option("--force", is_flag=True, help="Replace an existing, different config.")
-@_config_option
-def configure(config_path: str | None, folder: str | None, device: str, connection: str,
+def configure(config: Any, folder: str | None, device: str, connection: str,
               dummy: bool, group: str | None, phone_id: str, poll_seconds: int,
               force: bool) -> None:
     """Write a working gammu-smsd config, its folders and our hook for a modem."""
-    config = _load(config_path)
     target = Path(folder) if folder else Path(str(config["providers.modem.smsd_config"])).parent
     try:
         written = write_smsd_config(target, group=group, force=force, device=device,
@@ -557,11 +541,9 @@ def configure(config_path: str | None, folder: str | None, device: str, connecti
               help="How many of the daemon's last log lines to show.")
 @click.option("--stuck-seconds", type=int, default=300, show_default=True,
               help="An outbox file older than this means the daemon or the modem hangs.")
-@_config_option
-def check(config_path: str | None, lines: int, stuck_seconds: int) -> None:
+def check(config: Any, lines: int, stuck_seconds: int) -> None:
     """Show the daemon's folders, what waits in them and its last log lines; exit 1 when
     something is wrong (usable as a watchdog)."""
-    config = _load(config_path)
     try:
         where = folders(config)
     except ModemNotSet as exc:
