@@ -132,3 +132,13 @@ def test_an_early_blacklist_report_opts_out_that_messages_recipient_only(client,
     assert contacts.find(conn, "+254722123456").opted_out
     assert not contacts.find(conn, bystander.phone).opted_out
     assert conn.execute("SELECT status FROM outbox").fetchone()[0] == "failed"
+
+
+def test_a_session_end_with_a_number_too_large_for_sqlite_is_kept_not_a_500(client, conn):
+    form = {"sessionId": "ATUid_big", "serviceCode": "*384#", "phoneNumber": "+254722123456",
+            "networkCode": "63902", "status": "Success", "durationInMillis": "9" * 30,
+            "hopsCount": "-" + "9" * 25}
+    response = post_at(client, "/webhooks/africastalking/ussd/events", form)
+    assert response.status_code == 200
+    row = conn.execute("SELECT duration_ms, hops_count FROM ussd_events").fetchone()
+    assert tuple(row) == (None, None)

@@ -61,10 +61,13 @@ def parse_session(form: Mapping[str, str], *, region: str, now: datetime,
 
 
 def _number(raw: str | None) -> int | None:
+    """An optional count (durationInMillis, hopsCount); None when absent, not a number, or
+    too large for SQLite's 64-bit integers (an OverflowError was a 500)."""
     try:
-        return int(raw) if raw not in (None, "") else None
+        value = int(raw) if raw not in (None, "") else None
     except ValueError:
         return None
+    return value if value is None or abs(value) < 2**63 else None
 
 
 def parse_end(form: Mapping[str, str], *, region: str) -> SessionEnd:
