@@ -193,6 +193,18 @@ class Delivery:
         return self.status is not None and 200 <= self.status < 300
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (a worker killed on purpose) is no error."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakePhone:
     def __init__(self, *, username: str = "sms", password: str = "Xq7pL2vA",
                  signing_key: str = "k3yS1gn8", device_id: str | None = None,
@@ -226,7 +238,7 @@ class FakePhone:
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> Self:
         handler = type("Handler", (_Handler,), {"phone": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
