@@ -282,11 +282,13 @@ def _validate_provider(config: Config, provider: Provider) -> None:
 
 
 def _validate_bulletins(config: Config) -> None:
+    """The schedules (bulletins, prune, backup) are cron expressions; quiet hours a window."""
     from apscheduler.triggers.cron import CronTrigger
 
     from smsgw.quiet import BadQuietHours, QuietHours
 
-    for key in ("bulletins.prices_schedule", "bulletins.standards_schedule"):
+    for key in ("bulletins.prices_schedule", "bulletins.standards_schedule",
+                "retention.prune_schedule", "backup.schedule"):
         if config[key].strip():
             try:
                 CronTrigger.from_crontab(config[key], timezone=ZoneInfo(config["app.timezone"]))
@@ -302,13 +304,6 @@ def _validate_bulletins(config: Config) -> None:
 
 
 def _validate_retention(config: Config) -> None:
-    from apscheduler.triggers.cron import CronTrigger
-
     if config["retention.message_days"] < 0:
         raise ConfigError("retention.message_days must not be negative (0 = keep forever)")
-    for key in ("retention.prune_schedule", "backup.schedule"):
-        if config[key].strip():
-            try:
-                CronTrigger.from_crontab(config[key], timezone=ZoneInfo(config["app.timezone"]))
-            except ValueError as exc:
-                raise ConfigError(f"{key}: not a cron expression ({exc})") from None
+
