@@ -112,6 +112,8 @@ def test_the_cli_backs_up_and_restores_and_the_worker_schedules_backups(tmp_path
     assert runner.invoke(main, ["init"]).exit_code == 0
     made = runner.invoke(main, ["backup", str(tmp_path / "by-hand.db")])
     assert made.exit_code == 0 and "backed up to" in made.output
+    into = runner.invoke(main, ["backup", str(tmp_path / "new-folder") + "/"])
+    assert into.exit_code == 0 and len(list((tmp_path / "new-folder").glob("smsgw-*.db"))) == 1
     refused = runner.invoke(main, ["restore", str(tmp_path / "nothing.db"), "--yes"])
     assert refused.exit_code == 1 and "not restored" in refused.output
     back = runner.invoke(main, ["restore", str(tmp_path / "by-hand.db"), "--yes"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -18,20 +19,24 @@ def _show(snapshot: backups.Snapshot) -> str:
 
 
 @click.command("backup")
-@click.argument("destination", type=click.Path(path_type=Path))
+@click.argument("destination", type=click.Path())
 @click.option("--keep", type=int, default=0,
               help="With a folder: keep only the newest KEEP backups there (0: keep all).")
 @with_config
-def backup(config: configuration.Config, destination: Path, keep: int) -> None:
-    """Copy the live database to DESTINATION (a file, or a folder for a dated name),
-    consistently, while the service runs; the copy is checked before it is kept."""
+def backup(config: configuration.Config, destination: str, keep: int) -> None:
+    """Copy the live database to DESTINATION (a file, or a folder, ending in / or already
+    there, for a dated name), consistently, while the service runs; the copy is checked
+    before it is kept."""
+    target = Path(destination)
+    if destination.endswith(("/", os.sep)):
+        target.mkdir(parents=True, exist_ok=True)   # a new folder, named as one
     try:
-        snapshot = backups.backup(config["database.path"], destination)
+        snapshot = backups.backup(config["database.path"], target)
     except backups.BadBackup as exc:
         raise click.ClickException(f"the copy failed its check, nothing kept: {exc}") from None
     click.echo(f"backed up to {_show(snapshot)}")
-    if keep and destination.is_dir():
-        for old in backups.rotate(destination, keep):
+    if keep and target.is_dir():
+        for old in backups.rotate(target, keep):
             click.echo(f"removed the old backup {old.name}")
 
 
