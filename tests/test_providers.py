@@ -111,3 +111,34 @@ def test_a_polled_provider_hands_its_messages_and_reports_to_the_worker(tmp_path
     spool.append(("report", sent_id))
     assert worker.collect(conn) == 1
     assert conn.execute("SELECT status FROM outbox").fetchone()[0] == "delivered"
+
+
+def test_worker_once_collects_what_a_polled_provider_received_and_sends_the_reply(tmp_path,
+                                                                                 monkeypatch):
+    from click.testing import CliRunner
+
+    from handlers.messages import InboundMessage
+    from smsgw.cli import main
+    from smsgw.providers import local_sms
+
+    import db
+
+    received = [InboundMessage("local", "spool-1", "+254712345678", "", "HELP",
+                               db.timeutil.utcnow())]
+
+    def poll(settings, inbox):
+        while received:
+            inbox.receive(received.pop())
+        return 0
+
+    polled = local_sms.DECLARATION.__class__(**{**local_sms.DECLARATION.__dict__, "poll": poll})
+    providers = tuple(polled if p.name == "local" else p for p in PROVIDERS)
+    import smsgw.config as configuration
+
+    original = configuration.load
+    monkeypatch.setattr(configuration, "load",
+                        lambda *a, **k: original(*a, **{**k, "providers": providers}))
+    result = CliRunner(env={"SMSGW_DATABASE_PATH": str(tmp_path / "o.db")}).invoke(
+        main, ["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert '"sent": 1' in result.output

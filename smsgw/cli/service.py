@@ -38,7 +38,9 @@ def serve(config: configuration.Config, host: str | None, port: int | None) -> N
 
 
 @click.command("worker")
-@click.option("--once", is_flag=True, help="Send what is due now, then exit (for cron).")
+@click.option("--once", is_flag=True,
+              help="Collect what polled providers received, send what is due, then exit"
+                   " (for cron).")
 @with_config
 def worker(config: configuration.Config, once: bool) -> None:
     """Run the outbox worker: send queued messages with rate limits and retries."""
@@ -49,6 +51,7 @@ def worker(config: configuration.Config, once: bool) -> None:
     if once:
         with database(config) as conn:
             runner = outbox_worker.Worker(config, outbox_worker.build_senders(config))
+            runner.collect(conn)   # a modem's spool: its replies go out in this same run
             while runner.run_once(conn):
                 pass
         click.echo(json.dumps(runner.totals.as_dict()))
