@@ -93,6 +93,70 @@ _PROVIDER = ("CASE WHEN EXISTS (SELECT 1 FROM contacts WHERE phone = ? AND simul
              " THEN 'local' ELSE ? END")
 
 
+OPTOUT_CONFIRMATION = "optout_confirmation"   # the one kind that reaches an opted-out number
+
+# The one statement that makes an outbound message. A recipient who has opted out gets no
+# row at all (except the confirmation of that opt-out); the worker checks again before it
+# sends, for rows made before the opt-out. A simulated contact's row goes to `local`.
+_CREATE = (
+    "INSERT INTO outbox (contact_id, to_number, provider, text, kind, priority, status,"
+    " encoding, segments, next_attempt_at, inbound_id, bulletin_run_id, reply_from, link_id,"
+    f" created_at, updated_at) SELECT ?, ?, {_PROVIDER}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+    " WHERE ? OR NOT EXISTS (SELECT 1 FROM contacts WHERE phone = ? AND opted_out = 1)")
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to make (already counted: encoding and segments)."""
+
+    contact_id: int | None
+    to_number: str
+    text: str
+    encoding: str
+    segments: int
+
+
+def _row(message: Outgoing, *, provider: str, kind: str, status: OutboxStatus, due: str,
+         stamp: str, inbound_id: int | None, bulletin_run_id: int | None,
+         reply_from: str | None, link_id: str | None) -> tuple[object, ...]:
+    return (message.contact_id, message.to_number, message.to_number, provider, message.text,
+            kind, priority_of(kind), str(status), message.encoding, message.segments, due,
+            inbound_id, bulletin_run_id, reply_from or None, link_id, stamp, stamp,
+            kind == OPTOUT_CONFIRMATION, message.to_number)
+
+
+def create(conn: sqlite3.Connection, messages: Iterable[Outgoing], *, provider: str, kind: str,
+           now: datetime, not_before: datetime | None = None,
+           status: OutboxStatus = OutboxStatus.QUEUED, inbound_id: int | None = None,
+           bulletin_run_id: int | None = None, reply_from: str | None = None,
+           link_id: str | None = None) -> tuple[int, int]:
+    """Make outbound messages: the one place they are made, and so the one place the
+    opt-out rule lives (see _CREATE). Each carries its send priority (from its kind), the
+    provider, and what a reply needs from the message it answers (the number or short code
+    texted, AT's linkId). Returns (messages, segments) made: fewer than given when some
+    recipients have opted out."""
+    stamp = iso(now)
+    due = iso(not_before or now)
+    before = conn.total_changes
+    rows = [_row(m, provider=provider, kind=kind, status=status, due=due, stamp=stamp,
+                 inbound_id=inbound_id, bulletin_run_id=bulletin_run_id,
+                 reply_from=reply_from, link_id=link_id) for m in messages]
+    conn.executemany(_CREATE, rows)
+    made = conn.total_changes - before
+    if made == len(rows):
+        return made, sum(row[9] for row in rows)   # type: ignore[misc]
+    skipped = set(contacts_opted_out(conn, [row[1] for row in rows]))
+    return made, sum(row[9] for row in rows if row[1] not in skipped or  # type: ignore[misc]
+                     kind == OPTOUT_CONFIRMATION)
+
+
+def contacts_opted_out(conn: sqlite3.Connection, numbers: list[str]) -> list[str]:
+    """Which of these numbers have opted out (to count what `create` left out)."""
+    marks = ",".join("?" * len(numbers))
+    return [row[0] for row in conn.execute(
+        f"SELECT phone FROM contacts WHERE opted_out = 1 AND phone IN ({marks})", numbers)]
+
+
 def enqueue(
     conn: sqlite3.Connection,
     *,
@@ -108,17 +172,13 @@ def enqueue(
     status: OutboxStatus = OutboxStatus.QUEUED,
     reply_from: str | None = None,
     link_id: str | None = None,
-) -> int:
-    """Write one outbound message; return its id."""
-    stamp = iso(now)
-    cursor = conn.execute(
-        "INSERT INTO outbox (contact_id, to_number, provider, text, kind, priority, status,"
-        " encoding, segments, next_attempt_at, inbound_id, created_at, updated_at,"
-        f" reply_from, link_id) VALUES (?, ?, {_PROVIDER}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (contact_id, to_number, to_number, provider, text, kind, priority_of(kind), str(status),
-         encoding, segments, stamp, inbound_id, stamp, stamp, reply_from or None, link_id),
-    )
-    return int(cursor.lastrowid or 0)
+) -> int | None:
+    """Make one outbound message (`create`); its id, or None if the recipient opted out."""
+    cursor = conn.execute(_CREATE, _row(
+        Outgoing(contact_id, to_number, text, encoding, segments), provider=provider,
+        kind=kind, status=status, due=iso(now), stamp=iso(now), inbound_id=inbound_id,
+        bulletin_run_id=None, reply_from=reply_from, link_id=link_id))
+    return int(cursor.lastrowid) if cursor.rowcount == 1 else None
 
 
 def add(
@@ -136,8 +196,9 @@ def add(
     status: OutboxStatus = OutboxStatus.QUEUED,
     reply_from: str | None = None,
     link_id: str | None = None,
-) -> OutboxMessage:
-    """Write one outbound message (as `enqueue` does) and return it as stored.
+) -> OutboxMessage | None:
+    """Make one outbound message (as `enqueue` does) and return it as stored, or None if
+    the recipient opted out.
 
     Built from the values written (a new row has no attempts and no provider id yet)
     rather than read back: that saves a statement per reply inside the write lock, and a
@@ -147,6 +208,8 @@ def add(
                          encoding=encoding, segments=segments, now=now, contact_id=contact_id,
                          inbound_id=inbound_id, status=status, reply_from=reply_from,
                          link_id=link_id)
+    if message_id is None:
+        return None
     return OutboxMessage(id=message_id, contact_id=contact_id, to_number=to_number, text=text,
                          provider=provider, kind=kind, status=OutboxStatus(status),
                          encoding=encoding, segments=segments, attempts=0,
@@ -330,33 +393,13 @@ def defer(conn: sqlite3.Connection, message_ids: Iterable[int], *, until: dateti
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One message of a batch for enqueue_many (already counted)."""
-
-    contact_id: int
-    to_number: str
-    text: str
-    encoding: str
-    segments: int
-
-
 def enqueue_many(conn: sqlite3.Connection, messages: Iterable[Outgoing], *, provider: str,
                  kind: str, not_before: datetime, now: datetime,
                  bulletin_run_id: int | None = None) -> tuple[int, int]:
-    """Queue a batch in one statement (bulletins, forwards, broadcasts to thousands).
-
-    Returns (messages, segments) queued.
-    """
-    stamp, due = iso(now), iso(not_before)
-    priority = priority_of(kind)
-    rows = [(m.contact_id, m.to_number, m.to_number, provider, m.text, kind, priority,
-             m.encoding, m.segments, due, bulletin_run_id, stamp, stamp) for m in messages]
-    conn.executemany(
-        "INSERT INTO outbox (contact_id, to_number, provider, text, kind, priority, status,"
-        " encoding, segments, next_attempt_at, bulletin_run_id, created_at, updated_at)"
-        f" VALUES (?, ?, {_PROVIDER}, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)", rows)
-    return len(rows), sum(row[8] for row in rows)
+    """Make a batch of messages in one statement (bulletins, forwards, broadcasts to
+    thousands): `create`. Returns (messages, segments) made."""
+    return create(conn, messages, provider=provider, kind=kind, now=now, not_before=not_before,
+                  bulletin_run_id=bulletin_run_id)
 
 
 def last_id(conn: sqlite3.Connection) -> int:

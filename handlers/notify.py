@@ -87,14 +87,14 @@ class Outbox(Wording):
         self.kind = kind
 
     def send(self, recipients: Iterable[Recipient], render: Render) -> Sent:
-        """Queue `render`'s text(s) to each recipient who has not opted out."""
+        """Queue `render`'s text(s) to each recipient. Those who have opted out get nothing
+        (outbox.create, the one place messages are made, leaves them out); they are counted
+        here for the sender's report and the audit."""
         done = Sent()
         rendered: dict[str, list[outbox.Outgoing]] = {}
         batch: list[outbox.Outgoing] = []
         for person in recipients:
-            if person.opted_out:
-                done.opted_out += 1
-                continue
+            done.opted_out += person.opted_out
             language = person.language or self.default_language
             if language not in rendered:
                 texts = render(self.context(language))

@@ -23,7 +23,7 @@ from db import contacts, inbound, outbox, write
 from db.outbox import OutboxMessage, OutboxStatus
 from db.timeutil import utcnow
 from handlers import costs
-from handlers.messages import OPTOUT_CONFIRMATION, Context, InboundMessage, Reply
+from handlers.messages import Context, InboundMessage, Reply
 from handlers.router import Router
 from handlers.segments import count as count_segments
 from smsgw.bulletins import next_price_bulletin
@@ -101,7 +101,6 @@ class Gateway:
         ctx = Context(conn, contact, contact.language or self._default_language, now,
                       self._simulated_settings if contact.simulated else self.settings,
                       next_bulletin=self._next_bulletin)
-        changes = conn.total_changes
         if limited and self.router.is_always(message.text):
             # STOP, START and YES still act for a limited sender, but get at most one
             # reply per window (the limit notice or their own), like every other word.
@@ -112,20 +111,16 @@ class Gateway:
             replies = self._limit_notice(conn, ctx)
         else:
             replies = self._dispatch(conn, ctx, message.text, inbound_id)
-        # Only a write can have opted the contact out (STOP) or in (START): without one,
-        # the contact read above is still current and need not be read again.
-        if conn.total_changes != changes:
-            replies = self._allowed(conn, message.sender, replies)
-        elif contact.opted_out:
-            replies = [reply for reply in replies if reply.kind == OPTOUT_CONFIRMATION]
         status = OutboxStatus.REPLIED if delivery is Delivery.INLINE else OutboxStatus.QUEUED
-        recorded = [self._record_reply(conn, ctx, reply, reply_provider, status, inbound_id,
-                                       now, message)
-                    for reply in replies]
+        # An opted-out contact gets no reply but the opt-out confirmation: outbox.create
+        # (the one place messages are made) leaves the others out.
+        recorded = [made for reply in replies
+                    if (made := self._record_reply(conn, ctx, reply, reply_provider, status,
+                                                   inbound_id, now, message)) is not None]
         if log.isEnabledFor(logging.INFO):
             log.info("%s message from %s: %s, %d repl%s", message.provider,
-                     mask(message.sender), outcome, len(replies),
-                     "y" if len(replies) == 1 else "ies")
+                     mask(message.sender), outcome, len(recorded),
+                     "y" if len(recorded) == 1 else "ies")
         return Received(recorded, duplicate=False)
 
     def _limited_before(self, conn: sqlite3.Connection, ctx: Context) -> bool:
@@ -167,16 +162,9 @@ class Gateway:
         log.exception("handler failed on inbound message %d", inbound_id)
         return [Reply(ctx.t("error"))]
 
-    def _allowed(self, conn: sqlite3.Connection, phone: str, replies: list[Reply]) -> list[Reply]:
-        """An opted-out contact gets nothing but the opt-out confirmation."""
-        contact = contacts.find(conn, phone)
-        if contact is None or not contact.opted_out:
-            return replies
-        return [reply for reply in replies if reply.kind == OPTOUT_CONFIRMATION]
-
     def _record_reply(self, conn: sqlite3.Connection, ctx: Context, reply: Reply, provider: str,
                       status: OutboxStatus, inbound_id: int, now: datetime,
-                      message: InboundMessage) -> OutboxMessage:
+                      message: InboundMessage) -> OutboxMessage | None:
         # A reply goes out as the message came in: from the number or short code the farmer
         # texted, with the provider's session (AT's premium linkId) when it has one.
         info = count_segments(reply.text)
@@ -190,10 +178,8 @@ class Gateway:
 
 def queue_message(conn: sqlite3.Connection, *, to_number: str, text: str, provider: str,
                   kind: str, now: datetime, contact_id: int | None = None) -> int | None:
-    """Queue one outbound message for the worker unless the contact has opted out."""
+    """Queue one outbound message for the worker; None if the contact has opted out."""
     contact = contacts.get_or_create(conn, to_number)
-    if contact.opted_out and kind != OPTOUT_CONFIRMATION:
-        return None
     info = count_segments(text)
     return outbox.enqueue(
         conn, to_number=to_number, text=text, provider=provider, kind=kind,

@@ -142,3 +142,27 @@ def test_a_session_end_with_a_number_too_large_for_sqlite_is_kept_not_a_500(clie
     assert response.status_code == 200
     row = conn.execute("SELECT duration_ms, hops_count FROM ussd_events").fetchone()
     assert tuple(row) == (None, None)
+
+
+def test_outbound_messages_are_made_in_one_place_which_leaves_out_opted_out_numbers(conn):
+    """outbox.create: replies, queued messages and batches all go through it (write path)."""
+    from db import outbox, transaction
+    from db.timeutil import utcnow
+
+    with transaction(conn):
+        reachable = contacts.get_or_create(conn, "+254711111111")
+        gone = contacts.get_or_create(conn, "+254722222222")
+        contacts.set_opted_out(conn, gone.id, source="keyword")
+        made, segments = outbox.create(
+            conn, [outbox.Outgoing(c.id, c.phone, "Meeting Friday", "GSM-7", 1)
+                   for c in (reachable, gone)],
+            provider="local", kind="broadcast", now=utcnow())
+        assert (made, segments) == (1, 1)
+        assert outbox.enqueue(conn, to_number=gone.phone, text="x", provider="local",
+                              kind="reply", encoding="GSM-7", segments=1, now=utcnow()) is None
+        confirmation = outbox.enqueue(conn, to_number=gone.phone, text="You will get no more",
+                                      provider="local", kind="optout_confirmation",
+                                      encoding="GSM-7", segments=1, now=utcnow())
+        assert confirmation is not None
+        row = conn.execute("SELECT priority FROM outbox WHERE id = ?", (confirmation,)).fetchone()
+        assert row[0] == 0
