@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fakes.android_phone import FakePhone, sign
-from test_price_commands import kenya_db  # noqa: F401
 
 import db
 from db import contacts, outbox
@@ -103,7 +102,7 @@ def phone() -> Iterator[FakePhone]:
 
 
 @pytest.fixture
-def setup(tmp_path, phone, kenya_db):  # noqa: F811
+def setup(tmp_path, phone, kenya_db):
     shutil.copy(kenya_db, tmp_path / "smsgw.db")
     port = free_port()
     config = tmp_path / "config.toml"
@@ -250,7 +249,7 @@ def test_messages_received_while_the_server_was_down_arrive_once_it_is_back(setu
 
 
 def test_a_price_reply_goes_before_a_queued_bulletin_of_a_thousand(tmp_path, phone):
-    from conftest import make_config
+    from support import make_config
 
     config = make_config(tmp_path, **{"providers.default": "android",
                                       "providers.android.url": phone.url,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PUBLIC_URL, outbox_rows, post_at, sent_message
+from support import PUBLIC_URL, outbox_rows, post_at, sent_message
 
 from db import outbox
 

@@ -8,7 +8,7 @@ import stat
 import threading
 
 import pytest
-from conftest import LOCAL_AUTH
+from support import LOCAL_AUTH
 
 import db
 from db import backup
@@ -99,7 +99,7 @@ def test_rotation_keeps_the_newest(tmp_path):
 
 def test_the_cli_backs_up_and_restores_and_the_worker_schedules_backups(tmp_path):
     from click.testing import CliRunner
-    from conftest import make_config
+    from support import make_config
 
     from smsgw.bulletins import build_scheduler, scheduled_backup
     from smsgw.cli import main

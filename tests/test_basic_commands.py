@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from conftest import LOCAL_AUTH, outbox_rows, post_local
+from support import LOCAL_AUTH, outbox_rows, post_local
 
 from db import contacts
 from handlers import keywords

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs
 import pytest
 import responses
 from click.testing import CliRunner
-from conftest import Clock, make_config
-from test_price_commands import kenya_db, money, series  # noqa: F401
+from support import Clock, make_config
+from test_price_commands import money, series
 from test_senders import AT_JSON, AT_URL
 
 import db
@@ -39,7 +39,7 @@ SAMPLE_STANDARDS = Path(__file__).resolve().parent.parent / "prices" / "data" / 
 
 
 @pytest.fixture
-def config(kenya_db, tmp_path):  # noqa: F811
+def config(kenya_db, tmp_path):
     shutil.copy(kenya_db, tmp_path / "test.db")
     return make_config(tmp_path, **{"bulletins.batch_size": 7})
 
@@ -414,7 +414,7 @@ def test_a_new_standard_version_notifies_its_followers_once(config, conn, tmp_pa
 # ---------------------------------------------------------------------------- AT batching
 
 
-def test_identical_bulletins_go_to_africas_talking_in_one_call(tmp_path, kenya_db):  # noqa: F811
+def test_identical_bulletins_go_to_africas_talking_in_one_call(tmp_path, kenya_db):
     shutil.copy(kenya_db, tmp_path / "test.db")
     config = make_config(tmp_path, **{"providers.default": "africastalking"})
     conn = db.connect(config["database.path"])
@@ -465,7 +465,7 @@ def write_config(tmp_path: Path, kenya: Path, extra: str = "") -> Path:
     return path
 
 
-def test_cli_send_dry_run_then_send_then_again(tmp_path, kenya_db):  # noqa: F811
+def test_cli_send_dry_run_then_send_then_again(tmp_path, kenya_db):
     path = write_config(tmp_path, kenya_db)
     conn = db.connect(tmp_path / "cli.db")
     crowd(conn, 3)
@@ -491,7 +491,7 @@ def test_cli_send_dry_run_then_send_then_again(tmp_path, kenya_db):  # noqa: F81
     conn.close()
 
 
-def test_cli_rejects_a_bad_date(tmp_path, kenya_db):  # noqa: F811
+def test_cli_rejects_a_bad_date(tmp_path, kenya_db):
     path = write_config(tmp_path, kenya_db)
     result = CliRunner().invoke(main, ["bulletins", "send", "--date", "23/11/2026",
                                        "--config", str(path)])

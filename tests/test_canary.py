@@ -11,7 +11,7 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from conftest import twilio_inbound
+from support import twilio_inbound
 from test_senders import FakeTwilioHttp
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator

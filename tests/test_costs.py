@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_config
+from support import make_config
 from test_orders import (
     BUYER,
     KIMA_A,
@@ -19,7 +19,6 @@ from test_orders import (
     say,
     setup_groups,
 )
-from test_price_commands import kenya_db  # noqa: F401
 
 import db
 from db import contacts
@@ -31,7 +30,7 @@ ORDER = "ORDER 200 BAGS MAIZE @3400 AT NAKURU"
 
 
 @pytest.fixture
-def db_file(kenya_db, tmp_path):  # noqa: F811
+def db_file(kenya_db, tmp_path):
     import shutil
 
     shutil.copy(kenya_db, tmp_path / "test.db")

@@ -26,10 +26,9 @@ from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
-from conftest import (AT_KEY, AT_TOKEN, LOCAL_TOKEN, TWILIO_SID, TWILIO_TOKEN, twilio_inbound,
+from support import (AT_KEY, AT_TOKEN, LOCAL_TOKEN, TWILIO_SID, TWILIO_TOKEN, twilio_inbound,
                       twilio_signature)
 from fakes.real_server import RealServer
-from test_price_commands import kenya_db  # noqa: F401
 
 import db
 from smsgw.cli import main
@@ -62,7 +61,7 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def setup(kenya_db, tmp_path_factory) -> Iterator[Setup]:  # noqa: F811
+def setup(kenya_db, tmp_path_factory) -> Iterator[Setup]:
     directory = tmp_path_factory.mktemp("duplicates")
     server = RealServer(directory, {
         "providers.twilio": {"enabled": True, "account_sid": TWILIO_SID,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import post_local
+from support import post_local
 
 import db
 from db import export as exports

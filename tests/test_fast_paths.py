@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import PUBLIC_URL, TWILIO_TOKEN, twilio_inbound
+from support import PUBLIC_URL, TWILIO_TOKEN, twilio_inbound
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from werkzeug.datastructures import MultiDict

@@ -4,7 +4,7 @@ USSD replays across phones, provider reports that opt out strangers, back-dated 
 from __future__ import annotations
 
 import pytest
-from conftest import post_at, sent_message
+from support import post_at, sent_message
 
 from db import contacts
 
@@ -61,7 +61,7 @@ def test_the_blacklist_reason_is_read_in_any_case(client, conn, reason):
 
 
 def test_back_dated_messages_still_count_against_the_sender_limit(tmp_path, clock):
-    from conftest import make_config
+    from support import make_config
 
     from smsgw.app import create_app
 

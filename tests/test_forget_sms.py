@@ -4,7 +4,7 @@ answer is the last SMS they get, and the worker erases them once it has gone."""
 from __future__ import annotations
 
 import pytest
-from conftest import outbox_rows, post_at, post_local
+from support import outbox_rows, post_at, post_local
 
 import db
 from db import contacts, subscriptions

@@ -47,13 +47,12 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 import pytest
-from conftest import (ANDROID_KEY, AT_TOKEN, LOCAL_TOKEN, PUBLIC_URL, TWILIO_SID, make_config,
+from support import (ANDROID_KEY, AT_TOKEN, LOCAL_TOKEN, PUBLIC_URL, TWILIO_SID, make_config,
                       sent_message, twilio_signature)
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-from test_price_commands import kenya_db  # noqa: F401
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
@@ -428,7 +427,7 @@ class Fuzzed:
 
 
 @pytest.fixture(scope="module")
-def fuzzed(kenya_db, tmp_path_factory) -> Iterator[Fuzzed]:  # noqa: F811
+def fuzzed(kenya_db, tmp_path_factory) -> Iterator[Fuzzed]:
     directory = tmp_path_factory.mktemp("fuzz")
     shutil.copy(kenya_db, directory / "test.db")
     app = create_app(make_config(directory))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from conftest import make_config, outbox_rows, post_local
+from support import make_config, outbox_rows, post_local
 
 from handlers.locale import en
 from handlers.messages import Reply

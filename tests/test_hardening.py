@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from twilio.http.response import Response
 
 import db
-from conftest import (
+from support import (
     AT_KEY, AT_TOKEN, LOCAL_TOKEN, TWILIO_SID, TWILIO_TOKEN, make_config, post_local,
 )
 from smsgw import logsafe

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from conftest import LOCAL_AUTH, LOCAL_TOKEN, make_config, outbox_rows
+from support import LOCAL_AUTH, LOCAL_TOKEN, make_config, outbox_rows
 
 import db
 from db import contacts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from conftest import AT_TOKEN, TWILIO_TOKEN, post_at, post_local
+from support import AT_TOKEN, TWILIO_TOKEN, post_at, post_local
 
 from smsgw import logsafe
 

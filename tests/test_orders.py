@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
 from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_config, post_local
-from test_price_commands import kenya_db  # noqa: F401
+from support import kenya_config, post_local
 
 import db
 import db.timeutil
@@ -37,21 +35,8 @@ def e164(local: str) -> str:
 
 
 @pytest.fixture
-def config(kenya_db, tmp_path):  # noqa: F811
-    shutil.copy(kenya_db, tmp_path / "test.db")
-    return make_config(tmp_path, **{"limits.confirm_above_segments": 10})
-
-
-@pytest.fixture
-def conn(config):
-    connection = db.connect(config["database.path"])
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def client(config, clock, conn):
-    return create_app(config, clock=clock).test_client()
+def config(kenya_db, tmp_path):
+    return kenya_config(kenya_db, tmp_path, **{"limits.confirm_above_segments": 10})
 
 
 def market(conn, name: str) -> int:

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import make_config, post_local
+from support import make_config, post_local
 
 import db
 from handlers.segments import count
@@ -20,19 +20,6 @@ from smsgw.app import create_app
 ROOT = Path(__file__).resolve().parent.parent
 KENYA = ROOT / "data" / "wfp_food_prices_ken.csv"
 _ids = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def kenya_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("kenya") / "kenya.db"
-    conn = db.connect(path)
-    db.migrate(conn)
-    with db.transaction(conn):
-        load_aliases(conn)
-    import_prices(conn, KENYA, country="KE")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    return path
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sqlite3
 from contextlib import contextmanager
 from datetime import timedelta
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_config
+from support import kenya_config, make_config
 from test_orders import (
     BUYER,
     KIMA_A,
@@ -25,7 +24,6 @@ from test_orders import (
     say,
     setup_groups,
 )
-from test_price_commands import kenya_db  # noqa: F401
 
 import db
 from db import contacts, privacy
@@ -36,7 +34,6 @@ from db import ussd
 from db.timeutil import iso, utcnow
 from smsgw.providers.base import OneAtATime
 from smsgw import config as configuration
-from smsgw.app import create_app
 from smsgw.cli import main
 from smsgw.phone import mask
 from smsgw.worker import Worker, build_senders, schedule_prune, scheduled_prune
@@ -47,21 +44,8 @@ FORMS = ("254711000002", "0711000002", "711000002", "0711 000 002", "711-000-002
 
 
 @pytest.fixture
-def config(kenya_db, tmp_path):  # noqa: F811
-    shutil.copy(kenya_db, tmp_path / "test.db")
-    return make_config(tmp_path)
-
-
-@pytest.fixture
-def conn(config):
-    connection = db.connect(config["database.path"])
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def client(config, clock, conn):
-    return create_app(config, clock=clock).test_client()
+def config(kenya_db, tmp_path):
+    return kenya_config(kenya_db, tmp_path)
 
 
 class Recorder(OneAtATime):

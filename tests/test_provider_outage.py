@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import make_config
+from support import make_config
 from fakes.android_phone import FakePhone
 
 import db

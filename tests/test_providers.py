@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import make_config
+from support import make_config
 
 from smsgw.app import create_app
 from smsgw.config import ConfigError, load

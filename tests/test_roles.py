@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from test_orders import (  # noqa: F401 - fixtures
+from support import kenya_config
+from test_orders import (
     BUYER,
     KIMA_A,
     KIMA_LEADER,
@@ -12,13 +13,9 @@ from test_orders import (  # noqa: F401 - fixtures
     OUTSIDER,
     PWANI_A,
     PWANI_LEADER,
-    client,
-    config,
-    conn,
     say,
     setup_groups,
 )
-from test_price_commands import kenya_db  # noqa: F401
 
 from handlers.registry import build_router
 
@@ -65,6 +62,11 @@ TABLE: dict[str, tuple[str, dict[str, str | None] | str]] = {
 }
 
 
+@pytest.fixture
+def config(kenya_db, tmp_path):
+    return kenya_config(kenya_db, tmp_path, **{"limits.confirm_above_segments": 10})
+
+
 def test_every_command_has_a_row():
     names = {command.name for command in build_router().commands()}
     assert names == set(TABLE), f"add a row for {names - set(TABLE)}; drop {set(TABLE) - names}"
@@ -73,7 +75,7 @@ def test_every_command_has_a_row():
 @pytest.mark.parametrize("command", sorted(name for name, (_, rule) in TABLE.items()
                                            if rule != EVERYONE))
 @pytest.mark.parametrize("role", sorted(ROLES))
-def test_each_role_may_do_only_what_it_is_allowed(client, conn, command, role):  # noqa: F811
+def test_each_role_may_do_only_what_it_is_allowed(client, conn, command, role):
     setup_groups(conn)
     code = say(client, "ORDER 100 BAGS MAIZE AT NAKURU", BUYER).split()[1].rstrip(":")
     text, rules = TABLE[command]
@@ -93,7 +95,7 @@ def test_each_role_may_do_only_what_it_is_allowed(client, conn, command, role): 
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
-def test_commands_for_everyone_refuse_no_role(client, conn, role):  # noqa: F811
+def test_commands_for_everyone_refuse_no_role(client, conn, role):
     setup_groups(conn)
     last = ["stop", "yes", "start"]   # after STOP only YES/START are answered
     for name in sorted(set(TABLE) - set(last)) + last:

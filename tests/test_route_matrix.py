@@ -11,7 +11,7 @@ import json
 import time
 
 import pytest
-from conftest import (
+from support import (
     ANDROID_KEY,
     AT_TOKEN,
     LOCAL_TOKEN,

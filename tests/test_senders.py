@@ -23,7 +23,7 @@ from db.outbox import OutboxMessage, OutboxStatus
 from smsgw.providers.africastalking.sms import AfricasTalkingSender
 from smsgw.errors import PermanentSendError, TransientSendError
 from smsgw.providers.twilio_sms import TwilioSender
-from conftest import AT_KEY, TWILIO_SID, TWILIO_TOKEN, make_config
+from support import AT_KEY, TWILIO_SID, TWILIO_TOKEN, make_config
 
 TO = "+254722123456"
 TWILIO_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"

@@ -31,9 +31,8 @@ from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 import pytest
-from conftest import LOCAL_TOKEN, TWILIO_SID, TWILIO_TOKEN, twilio_inbound, twilio_signature
+from support import LOCAL_TOKEN, TWILIO_SID, TWILIO_TOKEN, twilio_inbound, twilio_signature
 from fakes.real_server import HOST, RealServer
-from test_price_commands import kenya_db  # noqa: F401
 
 import db
 
@@ -251,7 +250,7 @@ def check_effect(conn: sqlite3.Connection, hook: Webhook, reply: str) -> None:
 
 
 @pytest.fixture
-def server(kenya_db, tmp_path) -> Iterator[RealServer]:  # noqa: F811
+def server(kenya_db, tmp_path) -> Iterator[RealServer]:
     started = RealServer(tmp_path, {
         "providers.twilio": {"enabled": True, "account_sid": TWILIO_SID,
                              "auth_token": TWILIO_TOKEN, "from_number": "+15005550006",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import make_config, post_local
-from test_price_commands import kenya_db, say  # noqa: F401  (the session's Kenya database)
+from support import make_config, post_local
+from test_price_commands import say
 
 import db
 from db import subscriptions
@@ -16,7 +16,7 @@ PHONE = "+254712345678"
 
 
 @pytest.fixture
-def app(kenya_db, tmp_path, clock):  # noqa: F811
+def app(kenya_db, tmp_path, clock):
     shutil.copy(kenya_db, tmp_path / "test.db")
     return create_app(make_config(tmp_path), clock=clock)
 

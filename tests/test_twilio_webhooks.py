@@ -5,7 +5,7 @@ from __future__ import annotations
 from io import BytesIO
 from urllib.parse import parse_qsl, urlencode
 
-from conftest import (
+from support import (
     PUBLIC_URL,
     TWILIO_TOKEN,
     outbox_rows,
@@ -185,7 +185,7 @@ def test_whatsapp_style_sender_is_a_clear_400(client):
 
 
 def test_twilio_disabled_answers_404(tmp_path):
-    from conftest import make_config
+    from support import make_config
 
     from smsgw.app import create_app
 

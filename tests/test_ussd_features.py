@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
-from conftest import make_config, post_at, post_local
+from support import kenya_config, post_at, post_local
 from test_orders import BUYER, KIMA_A, KIMA_LEADER, ORDER, e164, setup_groups
-from test_price_commands import kenya_db  # noqa: F401
 
 import db
 from db import orders as orders_db
 from db import subscriptions
 from handlers.segments import count
-from smsgw.app import create_app
 
 USSD = "/webhooks/africastalking/ussd"
 
 
 @pytest.fixture
-def config(kenya_db, tmp_path):  # noqa: F811
-    shutil.copy(kenya_db, tmp_path / "test.db")
-    return make_config(tmp_path)
-
-
-@pytest.fixture
-def conn(config):
-    connection = db.connect(config["database.path"])
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def client(config, clock, conn):
-    return create_app(config, clock=clock).test_client()
+def config(kenya_db, tmp_path):
+    return kenya_config(kenya_db, tmp_path)
 
 
 def screen(client, text: str, phone: str, session: str) -> str:

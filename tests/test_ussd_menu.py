@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import make_config, outbox_rows, post_at
+from support import make_config, outbox_rows, post_at
 from defaults import full_settings
 
 import db

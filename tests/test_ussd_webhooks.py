@@ -4,7 +4,7 @@ sessions that end or are replaced, a page that fails, and session-end notificati
 from __future__ import annotations
 
 import pytest
-from conftest import AT_TOKEN, PUBLIC_URL, make_config, outbox_rows, post_at
+from support import AT_TOKEN, PUBLIC_URL, make_config, outbox_rows, post_at
 
 from db import contacts
 from handlers.registry import build_menu

@@ -21,7 +21,7 @@ import responses
 from twilio.http.response import Response
 
 import db
-from conftest import Clock, make_config, outbox_rows
+from support import Clock, make_config, outbox_rows
 from db import contacts
 from db.timeutil import parse_iso
 from handlers.messages import OPTOUT_CONFIRMATION

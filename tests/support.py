@@ -1,0 +1,126 @@
+"""What tests share that is not a fixture: test secrets, the test configuration, a clock
+tests can move, and helpers that post as each provider does. Tests import these from here
+(`from support import ...`); fixtures live in conftest.py and are never imported."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient
+from twilio.request_validator import RequestValidator
+
+from smsgw import config as configuration
+
+PUBLIC_URL = "https://gateway.example.com"
+TWILIO_TOKEN = "f3c2a1b0e9d8c7b6a5f4e3d2c1b0a9f8"
+TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
+AT_TOKEN = "s3cret-callback-token"
+AT_KEY = "atsk_0123456789abcdef"
+LOCAL_TOKEN = "local-webhook-token-0123456789"
+LOCAL_AUTH = {"Authorization": f"Bearer {LOCAL_TOKEN}"}
+ANDROID_PASSWORD = "Xq7pL2vA"
+ANDROID_KEY = "android-signing-key-0123456789"
+
+
+class Clock:
+    """A clock tests can move."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def make_config(tmp_path: Path, **overrides: Any) -> configuration.Config:
+    """A configuration with every provider enabled and known test secrets."""
+    values = {
+        "app.public_url": PUBLIC_URL,
+        "database.path": str(tmp_path / "test.db"),
+        "providers.twilio.enabled": True,
+        "providers.twilio.account_sid": TWILIO_SID,
+        "providers.twilio.auth_token": TWILIO_TOKEN,
+        "providers.twilio.from_number": "+15005550006",
+        "providers.africastalking.enabled": True,
+        "providers.africastalking.api_key": AT_KEY,
+        "providers.africastalking.callback_token": AT_TOKEN,
+        "providers.local.token": LOCAL_TOKEN,
+        "providers.android.enabled": True,
+        "providers.android.password": ANDROID_PASSWORD,
+        "providers.android.signing_key": ANDROID_KEY,
+        "logging.level": "WARNING",
+    }
+    values.update(overrides)
+    return configuration.load(None, environ={}, overrides=values)
+
+
+def kenya_config(kenya_db: Path, tmp_path: Path, **overrides: Any) -> configuration.Config:
+    """The test configuration on this test's copy of the session's Kenya price database
+    (the `kenya_db` fixture)."""
+    shutil.copy(kenya_db, tmp_path / "test.db")
+    return make_config(tmp_path, **overrides)
+
+
+def twilio_signature(url: str, params: dict[str, str], token: str = TWILIO_TOKEN) -> str:
+    """Sign as Twilio does, with the SDK's own validator."""
+    return str(RequestValidator(token).compute_signature(url, params))
+
+
+def twilio_inbound(body: str, sid: str = "SM0123456789abcdef0123456789abcdef",
+                   sender: str = "+254722123456") -> dict[str, str]:
+    """The form of a real Twilio inbound SMS webhook (reference 1.4)."""
+    return {
+        "ToCountry": "KE", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0", "ToCity": "",
+        "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received", "FromCity": "",
+        "Body": body, "FromCountry": "KE", "To": "+254711000000", "ToZip": "",
+        "NumSegments": "1", "MessageSid": sid, "AccountSid": TWILIO_SID, "From": sender,
+        "ApiVersion": "2010-04-01",
+    }
+
+
+def post_twilio(client: FlaskClient, path: str, params: dict[str, str], *,
+                url: str | None = None, signature: str | None = None) -> Any:
+    """POST a form to the full public URL, signed over `url` (default: that same URL)."""
+    full = PUBLIC_URL + path
+    sig = signature if signature is not None else twilio_signature(url or full, params)
+    return client.post(full, data=params, headers={"X-Twilio-Signature": sig})
+
+
+def post_at(client: FlaskClient, path: str, params: dict[str, str], *,
+            token: str | None = AT_TOKEN) -> Any:
+    """POST an Africa's Talking callback form with (or without) the callback token."""
+    query = f"?token={token}" if token is not None else ""
+    return client.post(PUBLIC_URL + path + query, data=params)
+
+
+def post_local(client: FlaskClient, text: str, msg_id: str = "m1",
+               sender: str = "0712345678") -> Any:
+    """POST a message to the offline provider's JSON webhook."""
+    return client.post("/webhooks/local/sms", headers=LOCAL_AUTH,
+                       json={"from": sender, "to": "local", "text": text, "id": msg_id})
+
+
+def outbox_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every outbox row, oldest first."""
+    return [dict(r) for r in conn.execute("SELECT * FROM outbox ORDER BY id")]
+
+
+def sent_message(conn: sqlite3.Connection, provider: str, provider_message_id: str) -> int:
+    """An outbox message the provider has accepted under an id (for delivery-report tests)."""
+    from db import outbox, transaction
+    from db.outbox import OutboxStatus
+    from db.timeutil import utcnow
+
+    with transaction(conn):
+        message_id = outbox.enqueue(conn, to_number="+254722123456", text="hi", provider=provider,
+                                    kind="reply", encoding="GSM-7", segments=1, now=utcnow(),
+                                    status=OutboxStatus.SENDING)
+        outbox.mark_sent(conn, message_id, provider_message_id=provider_message_id, now=utcnow())
+    return message_id
