@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -124,3 +126,14 @@ def sent_message(conn: sqlite3.Connection, provider: str, provider_message_id: s
                                     status=OutboxStatus.SENDING)
         outbox.mark_sent(conn, message_id, provider_message_id=provider_message_id, now=utcnow())
     return message_id
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 20) -> object:
+    """Poll `condition` until it is true (and return it), failing after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fakes.gammu_dummy import Daemon, drop_incoming
+from support import wait_for
 
 import db
 from db import outbox
@@ -45,16 +46,6 @@ from smsgw.providers.gammu_modem import (
 from smsgw.worker import Worker, build_senders
 
 FARMER = "+254712345678"
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 15) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def settings_for(base: Path, **more: object) -> dict[str, object]:
