@@ -137,24 +137,15 @@ def create(conn: sqlite3.Connection, messages: Iterable[Outgoing], *, provider: 
     recipients have opted out."""
     stamp = iso(now)
     due = iso(not_before or now)
-    before = conn.total_changes
+    newest = last_id(conn)
     rows = [_row(m, provider=provider, kind=kind, status=status, due=due, stamp=stamp,
                  inbound_id=inbound_id, bulletin_run_id=bulletin_run_id,
                  reply_from=reply_from, link_id=link_id) for m in messages]
+    before = conn.total_changes
     conn.executemany(_CREATE, rows)
-    made = conn.total_changes - before
-    if made == len(rows):
-        return made, sum(row[9] for row in rows)   # type: ignore[misc]
-    skipped = set(contacts_opted_out(conn, [row[1] for row in rows]))
-    return made, sum(row[9] for row in rows if row[1] not in skipped or  # type: ignore[misc]
-                     kind == OPTOUT_CONFIRMATION)
-
-
-def contacts_opted_out(conn: sqlite3.Connection, numbers: list[str]) -> list[str]:
-    """Which of these numbers have opted out (to count what `create` left out)."""
-    marks = ",".join("?" * len(numbers))
-    return [row[0] for row in conn.execute(
-        f"SELECT phone FROM contacts WHERE opted_out = 1 AND phone IN ({marks})", numbers)]
+    if conn.total_changes - before == len(rows):   # nobody left out: count what was given
+        return len(rows), sum(row[9] for row in rows)   # type: ignore[misc]
+    return written_since(conn, newest)
 
 
 def enqueue(
