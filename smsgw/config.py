@@ -10,6 +10,7 @@ none of them the built-in defaults run everything offline with the local provide
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,6 +33,14 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("app.default_region", str, "KE", "Country for numbers written without a country code"),
     Setting("app.default_language", str, "en", "Reply language for new contacts: en, sw or fr"),
     Setting("app.timezone", str, "Africa/Nairobi", "Time zone for dates in replies and schedules"),
+    Setting("countries", dict, {},
+            "The countries served, one [countries.XX] table each (XX: ISO code), which may"
+            " set timezone, currency, quiet_hours and language; none = app.default_region"
+            " alone, on the settings below",
+            fields=(Setting("timezone", str, "", "IANA time zone (Africa/Accra)"),
+                    Setting("currency", str, "", "ISO 4217 currency (GHS)"),
+                    Setting("quiet_hours", str, "", "HH:MM-HH:MM, local; empty = none"),
+                    Setting("language", str, "", "New contacts' language: en, sw or fr"))),
     Setting("database.path", str, "var/smsgw.db", "The SQLite file (created on first use)"),
     Setting("server.host", str, "127.0.0.1", "Address the web server listens on"),
     Setting("server.port", int, 8000, "Port the web server listens on"),
@@ -144,13 +153,24 @@ class Config(Mapping[str, Any]):
         return bool(self[f"providers.{name}.enabled"]) or self["providers.default"] == name
 
     def secrets(self) -> list[str]:
-        """Every secret value set, so logging can redact them."""
-        return [str(self[s.key]) for s in self.settings if s.secret and self[s.key]]
+        """Every secret value set, so logging can redact them (those inside tables too)."""
+        found = [str(self[s.key]) for s in self.settings if s.secret and self[s.key]]
+        for setting in self.settings:
+            for table in (self[setting.key] or {}).values() if setting.is_table else ():
+                found += [str(table[f.key]) for f in setting.fields
+                          if f.secret and table.get(f.key)]
+        return found
 
     def redacted(self) -> dict[str, Any]:
         """The settings with secrets masked, for display."""
-        return {s.key: ("***" if s.secret and self[s.key] else self[s.key])
-                for s in self.settings}
+        return {s.key: _redact_tables(s, self[s.key]) if s.is_table else
+                ("***" if s.secret and self[s.key] else self[s.key]) for s in self.settings}
+
+
+def _redact_tables(setting: Setting, tables: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    secret = {f.key for f in setting.fields if f.secret}
+    return {name: {key: ("***" if key in secret and value else value)
+                   for key, value in table.items()} for name, table in tables.items()}
 
 
 def _flatten(table: Mapping[str, Any], known: Mapping[str, Setting],
@@ -166,6 +186,11 @@ def _flatten(table: Mapping[str, Any], known: Mapping[str, Setting],
 
 
 def _coerce_env(setting: Setting, raw: str) -> Any:
+    if setting.is_table:   # a TOML inline table: {airtel = {url = "http://..."}}
+        try:
+            return _check_type(setting, tomllib.loads(f"value = {raw}")["value"], setting.env)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{setting.env}: expected a TOML inline table ({exc})") from None
     if setting.type is bool:
         if raw.lower() in {"1", "true", "yes", "on"}:
             return True
@@ -179,6 +204,8 @@ def _coerce_env(setting: Setting, raw: str) -> Any:
 
 
 def _check_type(setting: Setting, value: Any, where: str) -> Any:
+    if setting.is_table:
+        return _check_tables(setting, value, where)
     expected = setting.type
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -187,6 +214,30 @@ def _check_type(setting: Setting, value: Any, where: str) -> Any:
             f"{where}: {setting.key} must be {expected.__name__}, got {type(value).__name__}"
         )
     return value
+
+
+def _check_tables(setting: Setting, value: Any, where: str) -> dict[str, dict[str, Any]]:
+    """A table of named tables: each name a table holding only the declared fields."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: {setting.key} must be a table of named tables"
+                          f" ([{setting.key}.NAME])")
+    fields = {f.key: f for f in setting.fields}
+    tables: dict[str, dict[str, Any]] = {}
+    for name, table in value.items():
+        at = f"{setting.key}.{name}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: {at} must be a table ([{at}])")
+        checked = {}
+        for key, item in table.items():
+            if key not in fields:
+                raise ConfigError(f"{where}: unknown setting {at}.{key!r}"
+                                  f" (known: {', '.join(fields)})")
+            checked[key] = _check_type(replace(fields[key], key=f"{at}.{key}"), item, where)
+            minimum = fields[key].minimum
+            if minimum is not None and checked[key] < minimum:
+                raise ConfigError(f"{at}.{key} must be at least {minimum:g}")
+        tables[str(name)] = checked
+    return tables
 
 
 def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> Path | None:
@@ -258,13 +309,15 @@ def validate(config: Config) -> None:
             raise ConfigError(f"{key} must be at least 1")
     _validate_bulletins(config)
     _validate_retention(config)
+    _validate_countries(config)
     if not 60 <= config["ussd.screen_chars"] <= 182:
         raise ConfigError("ussd.screen_chars must be between 60 and 182")
     for key in ("ussd.session_timeout_seconds", "ussd.keep_days"):
         if config[key] < 1:
             raise ConfigError(f"{key} must be at least 1")
     for setting in config.settings:
-        if setting.minimum is not None and config[setting.key] < setting.minimum:
+        if setting.minimum is not None and not setting.is_table and \
+                config[setting.key] < setting.minimum:
             raise ConfigError(f"{setting.key} must be at least {setting.minimum:g}")
     for provider in config.providers:
         _validate_provider(config, provider)
@@ -301,6 +354,30 @@ def _validate_bulletins(config: Config) -> None:
     if config["bulletins.catch_up_days"] < 0 or config["bulletins.cost_per_segment"] < 0:
         raise ConfigError("bulletins.catch_up_days and bulletins.cost_per_segment must not be"
                           " negative")
+
+
+def _validate_countries(config: Config) -> None:
+    """Each [countries.XX]: a real region code, and its overrides valid like the defaults."""
+    from prices import countries
+    from smsgw.quiet import BadQuietHours, QuietHours
+
+    for code in config["countries"]:
+        if code.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(f"countries.{code}: not an ISO 3166 country code")
+    for country in countries.served(config).values():
+        at = f"countries.{country.code}"
+        try:
+            ZoneInfo(country.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{at}.timezone: unknown time zone {country.timezone!r}") from None
+        try:
+            QuietHours.parse(country.quiet_hours, country.timezone)
+        except BadQuietHours as exc:
+            raise ConfigError(f"{at}.quiet_hours: {exc}") from None
+        if country.language not in LANGUAGES:
+            raise ConfigError(f"{at}.language must be one of {', '.join(LANGUAGES)}")
+        if len(country.currency) != 3 or not country.currency.isalpha():
+            raise ConfigError(f"{at}.currency must be a 3-letter ISO 4217 code")
 
 
 def _validate_retention(config: Config) -> None:

@@ -23,6 +23,15 @@ class Setting:
     help: str
     secret: bool = False
     minimum: float | None = None   # checked at start-up for numbers (1: a rate, a size)
+    # For a table of named tables (`[providers.android.phones.NAME]`, `[countries.KE]`):
+    # the fields each named table may hold, checked like settings (type, minimum, secret).
+    # The value is a dict of name -> dict of the fields set there.
+    fields: tuple[Setting, ...] = ()
+
+    @property
+    def is_table(self) -> bool:
+        """Whether this setting is a table of named tables (it declares fields)."""
+        return bool(self.fields)
 
     @property
     def env(self) -> str:

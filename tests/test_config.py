@@ -100,3 +100,41 @@ def test_config_file_is_found_by_flag_then_env_then_cwd(tmp_path, monkeypatch):
 def test_every_setting_has_help_and_a_valid_env_name():
     for setting in SETTINGS:
         assert setting.help and re.fullmatch(r"SMSGW_[A-Z0-9_]+", setting.env)
+
+
+def test_countries_default_to_the_one_region_and_inherit_what_they_leave_out(tmp_path):
+    from prices import countries
+
+    assert list(countries.served(load(None, environ={}))) == ["KE"]
+    path = tmp_path / "c.toml"
+    path.write_text('[countries.KE]\n[countries.GH]\ntimezone = "Africa/Accra"\n'
+                    'currency = "GHS"\n')
+    config = load(str(path), environ={})
+    ghana = countries.served(config)["GH"]
+    assert (ghana.timezone, ghana.currency, ghana.quiet_hours) == \
+        ("Africa/Accra", "GHS", config["bulletins.quiet_hours"])
+    assert countries.only(config) is None
+    assert countries.of_number(config, "+233201234567") == "GH"
+    assert countries.of_number(config, "+256772123456") is None   # Uganda: not served
+
+
+@pytest.mark.parametrize("table, named", [
+    ('[countries.XX]', "countries.XX: not an ISO"),
+    ('[countries.GH]\ntimezone = "Mars/Olympus"', "countries.GH.timezone"),
+    ('[countries.GH]\nquiet_hours = "25:00-07:00"', "countries.GH.quiet_hours"),
+    ('[countries.GH]\ncurrency = 5', "countries.GH"),   # wrong type
+    ('[countries.GH]\ntz = "Africa/Accra"', "unknown setting countries.GH.'tz'"),
+    ('countries = 3', "must be a table"),
+])
+def test_a_bad_country_table_stops_start_up_naming_it(tmp_path, table, named):
+    path = tmp_path / "c.toml"
+    path.write_text(table + "\n")
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        load(str(path), environ={})
+
+
+def test_countries_from_the_environment_as_an_inline_table():
+    config = load(None, environ={"SMSGW_COUNTRIES": '{UG = {currency = "UGX"}}'})
+    assert config["countries"] == {"UG": {"currency": "UGX"}}
+    with pytest.raises(ConfigError, match="SMSGW_COUNTRIES"):
+        load(None, environ={"SMSGW_COUNTRIES": "{UG = "})
