@@ -58,8 +58,8 @@ class Renderer(Wording):
             name = price.display_name(line.commodity.items, ctx)
             text = (f"{name} {quote.market} {quote.currency} {price.money(ctx, quote.price)}"
                     f"/{price.unit_text(quote.unit)}{_mark(ctx, quote.change)}")
-            if quote.date != newest:
-                text += f" ({quote.date.day} {ctx.t('months').split()[quote.date.month - 1]})"
+            if quote.date != newest:   # its own date, with the year when not this year's
+                text += f" ({price.day(ctx, quote.date)})"
             self._lines[key] = text
         return self._lines[key]
 

@@ -140,7 +140,8 @@ def create(ctx: Context, text: str) -> Order:
         default_days=int(ctx.settings["orders.default_days"]))
     market_id = None
     if request.place:
-        match = catalog_for(ctx.conn).markets.match(request.place)
+        match = price.exact_market(catalog_for(ctx.conn).markets_for(price.country_of(ctx))
+                                   .match(request.place))
         if not match.found:
             raise GrammarError("order_unknown_place", word=request.place[:20])
         market_id = match.items[0].id

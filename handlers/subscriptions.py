@@ -36,7 +36,7 @@ def subscribe(ctx: Context, rest: str) -> list[Reply]:
     catalog = catalog_for(ctx.conn)
     if not catalog.commodities.items:
         return [Reply(ctx.t("prices_none"))]
-    query = price.parse(catalog, rest)
+    query = price.parse(catalog, rest, price.country_of(ctx))
     keyword = ctx.t("sub_keyword")
     if query.commodity.kind is MatchKind.AMBIGUOUS:
         return [Reply(price.ask_back(ctx, query.commodity, keyword))]
@@ -127,7 +127,7 @@ def unsubscribe(ctx: Context, rest: str) -> list[Reply]:
         return [Reply(ctx.t("unsub_all_done"))]
     catalog = catalog_for(ctx.conn)
     owned = subscriptions.for_contact(ctx.conn, ctx.contact.id)
-    query = price.parse(catalog, rest)
+    query = price.parse(catalog, rest, price.country_of(ctx))
     if not query.commodity.found:
         return [Reply(ctx.t("unsub_not_found", commodity=_echo(rest)))]
     wanted = {item.id for item in query.commodity.items}

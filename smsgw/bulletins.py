@@ -45,7 +45,7 @@ def price_bulletin(conn: sqlite3.Connection, settings: Mapping[str, Any], *,
     """Queue the price bulletin of `day` (default today) for every subscriber, once."""
     now = now or utcnow()
     day = day or local_today(settings, now)
-    book = QuoteBook(conn)
+    book = QuoteBook(conn, settings, day)
     renderer = Renderer(conn, settings, now)
     batches = subscriptions.subscribers(conn, batch_size=int(settings["bulletins.batch_size"]))
     return bulletins.run(

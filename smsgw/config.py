@@ -71,6 +71,9 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("worker.backoff_max_seconds", float, 900.0, "Longest retry delay"),
     Setting("prices.stale_days", int, 60,
             "A price older than this many days is answered with its age"),
+    Setting("prices.best_days", int, 62,
+            "\"Best markets\" (PRICE without a market) lists only prices from the last this"
+            " many days", minimum=1),
     Setting("bulletins.prices_schedule", str, "0 7 * * mon",
             "When the price bulletin goes out: a cron expression (minute hour day month"
             " weekday) in app.timezone; empty = only by `smsgw bulletins send`"),
