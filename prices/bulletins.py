@@ -239,9 +239,11 @@ def _one_batch(conn: sqlite3.Connection, report: RunReport, run_id: int | None,
     report.segments += segments
 
 
-def price_run_key(day: date) -> str:
-    """One price bulletin per day: a second run on the same day is the same run."""
-    return f"{PRICES}:{day.isoformat()}"
+def price_run_key(day: date, country: str | None = None) -> str:
+    """One price bulletin per day (per country when the deployment serves several): a
+    second run on the same day is the same run."""
+    return f"{PRICES}:{day.isoformat()}" if country is None else \
+        f"{PRICES}:{country}:{day.isoformat()}"
 
 
 def standard_run_key(standard: standards_store.Standard) -> str:

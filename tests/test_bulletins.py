@@ -92,10 +92,10 @@ def nakuru_maize() -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("language, expected", [
-    ("en", "Prices 15 Apr 2022: Maize Nakuru KES {price}/kg {trend}. Old price: 4 years ago."),
-    ("sw", ("Bei 15 Apr 2022: Mahindi Nakuru KES {price}/kg {trend}. Bei ya zamani: miaka 4"
+    ("en", "Prices 15 Apr 2022: Maize Nakuru KES {price}/kg {trend} since 15 Mar 2022. Old price: 4 years ago."),
+    ("sw", ("Bei 15 Apr 2022: Mahindi Nakuru KES {price}/kg {trend} tangu 15 Mac 2022. Bei ya zamani: miaka 4"
             " iliyopita.")),
-    ("fr", "Prix 15 avr. 2022: Mais Nakuru KES {price}/kg {trend}. Prix ancien: il y a 4 ans."),
+    ("fr", "Prix 15 avr. 2022: Mais Nakuru KES {price}/kg {trend} depuis 15 mars 2022. Prix ancien: il y a 4 ans."),
 ])
 def test_price_bulletin_per_language_with_the_file_numbers(config, conn, language, expected):
     price, trend = nakuru_maize()

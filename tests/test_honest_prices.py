@@ -147,3 +147,57 @@ def test_each_farmer_stays_within_their_country(two_countries):
     assert say(client, "PRICE MAIZE", sender=GHANAIAN).startswith(
         "Maize, Kumasi, 1 Nov: wholesale GHS 6.20/kg")
     assert say(client, "REG KUMASI").startswith("We do not know that market")
+
+
+def test_each_country_gets_its_bulletin_at_its_own_hour_and_quiet_hours(two_countries):
+    from datetime import UTC, datetime
+
+    from support import Clock
+
+    from smsgw import bulletins
+    from smsgw.providers.base import OneAtATime
+    from smsgw.worker import Worker
+
+    config, client = two_countries
+    assert say(client, "SUB MAIZE").startswith("You now follow Maize")
+    assert say(client, "SUB MAIZE", sender=GHANAIAN).startswith("You now follow Maize")
+    # 07:00 on Mondays, in each country's own time: 04:00 UTC in Nairobi, 07:00 in Accra.
+    scheduler = bulletins.build_scheduler(config)
+    monday = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+    fires = {job.id: job.trigger.get_next_fire_time(None, monday)
+             for job in scheduler.get_jobs() if job.id.startswith("prices")}
+    assert {k: v.astimezone(UTC).hour for k, v in fires.items()} == \
+        {"prices-KE": 4, "prices-GH": 7}
+
+    conn = db.connect(config["database.path"])
+    ghana = bulletins.price_bulletin(conn, config, country="GH", now=monday)
+    assert ghana.run_key == "prices:GH:2026-11-30" and ghana.queued == 1
+    kenya = bulletins.price_bulletin(conn, config, country="KE", now=monday)
+    assert kenya.run_key == "prices:KE:2026-11-30" and kenya.queued == 1
+    rows = {r["to_number"]: r["text"] for r in conn.execute(
+        "SELECT to_number, text FROM outbox WHERE kind = 'bulletin'")}
+    assert "Kumasi GHS" in rows[GHANAIAN] and "KES" not in rows[GHANAIAN]
+    assert "KES" in rows[KENYAN] and "GHS" not in rows[KENYAN]
+
+    class Phone(OneAtATime):
+        provider, max_per_second = "local", 1000.0
+
+        def __init__(self) -> None:
+            self.to: list[str] = []
+
+        def send(self, message) -> str:
+            self.to.append(message.to_number)
+            return f"id-{len(self.to)}"
+
+    # 04:30 UTC: 07:30 in Nairobi, quiet hours are over; 04:30 in Accra, still quiet.
+    phone = Phone()
+    worker = Worker(config, {"local": phone}, clock=Clock(datetime(2026, 11, 30, 4, 30,
+                                                                  tzinfo=UTC)))
+    while worker.run_once(conn):
+        pass
+    assert phone.to == [KENYAN]
+    [(status, after)] = conn.execute("SELECT status, next_attempt_at FROM outbox"
+                                     " WHERE to_number = ? AND kind = 'bulletin'",
+                                     (GHANAIAN,)).fetchall()
+    assert status == "queued" and after.startswith("2026-11-30T07:00")
+    conn.close()

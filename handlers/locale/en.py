@@ -75,6 +75,7 @@ TEXTS = {
     "my_list": "You follow: {items}. Send UNSUB and a product to stop one.",
     "my_none": "You follow nothing yet. Send SUB and a product, e.g. SUB MAIZE NAKURU, for our price bulletin.",
     "started_subs": "Welcome back. You will receive our messages again, and your {n} bulletin subscription(s) are back on.",
+    "since_word": "since",
     "bulletin_head": "Prices {date}{part}:",
     "notice_standard": "New {title} standard from {date}. Send {keyword} {name} for the details.",
     "notice_keyword": "STD",

@@ -79,6 +79,7 @@ TEXTS = {
     "my_list": "Vous suivez: {items}. Envoyez RETIRER et un produit pour en arreter un.",
     "my_none": "Vous ne suivez rien. Envoyez SUIVRE et un produit, ex. SUIVRE MAIS NAKURU, pour notre bulletin des prix.",
     "started_subs": "Bon retour. Vous recevrez de nouveau nos messages, et vos {n} abonnement(s) au bulletin reprennent.",
+    "since_word": "depuis",
     "bulletin_head": "Prix {date}{part}:",
     "notice_standard": "Nouvelle norme {title} depuis le {date}. Envoyez {keyword} {name} pour les détails.",
     "notice_keyword": "NORME",

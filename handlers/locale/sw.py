@@ -74,6 +74,7 @@ TEXTS = {
     "my_list": "Unafuata: {items}. Tuma ONDOA na bidhaa kusitisha moja.",
     "my_none": "Bado hufuati chochote. Tuma FUATA na bidhaa, mfano FUATA MAHINDI NAKURU, kwa taarifa ya bei.",
     "started_subs": "Karibu tena. Utapokea ujumbe wetu tena, na usajili wako {n} wa taarifa umerudi.",
+    "since_word": "tangu",
     "bulletin_head": "Bei {date}{part}:",
     "notice_standard": "Kiwango kipya cha {title} kuanzia {date}. Tuma {keyword} {name} kwa maelezo.",
     "notice_keyword": "VIWANGO",
