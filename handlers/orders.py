@@ -38,6 +38,7 @@ from handlers.order_grammar import GrammarError, OrderRequest, number, parse
 from handlers.phone import display_phone
 from handlers.router import Command, Router
 from handlers.segments import fits
+from prices import countries
 from prices.catalog import MatchKind, catalog_for
 from prices.folding import fold, phrase
 from prices.producers import canonical_product, groups_for, singular
@@ -134,13 +135,14 @@ def _fitted(ctx: Context, key: str, **values: str) -> str:
 
 def create(ctx: Context, text: str) -> Order:
     """Read and store an order from the buyer in `ctx`; GrammarError names a bad part."""
-    today = _today(ctx.settings, ctx.now)
+    country = countries.get(ctx.settings, price.country_of(ctx))   # the buyer's
+    today = ctx.now.astimezone(ZoneInfo(country.timezone)).date()
     request: OrderRequest = parse(
-        text, today, currency=str(ctx.settings["orders.currency"]),
+        text, today, currency=country.currency,
         default_days=int(ctx.settings["orders.default_days"]))
     market_id = None
     if request.place:
-        match = price.exact_market(catalog_for(ctx.conn).markets_for(price.country_of(ctx))
+        match = price.exact_market(catalog_for(ctx.conn).markets_for(country.code)
                                    .match(request.place))
         if not match.found:
             raise GrammarError("order_unknown_place", word=request.place[:20])

@@ -201,3 +201,32 @@ def test_each_country_gets_its_bulletin_at_its_own_hour_and_quiet_hours(two_coun
                                      (GHANAIAN,)).fetchall()
     assert status == "queued" and after.startswith("2026-11-30T07:00")
     conn.close()
+
+
+def test_the_ussd_lists_stay_within_the_callers_country(two_countries):
+    from support import post_at
+
+    _, client = two_countries
+
+    def dial(number: str, text: str) -> str:
+        form = {"sessionId": f"ATUid_{next(_ids)}", "serviceCode": "*384*1234#",
+                "phoneNumber": number, "networkCode": "62002", "text": text}
+        response = post_at(client, "/webhooks/africastalking/ussd", form)
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    ghana, kenya = dial(GHANAIAN, "1"), dial(KENYAN, "1")
+    assert "Plantains" in ghana and "Maize" in ghana
+    assert "Plantains" not in kenya and "Maize" in kenya
+    markets = dial(GHANAIAN, "1*1")        # maize: Ghana's markets only
+    assert "Kumasi" in markets and "Nakuru" not in markets and "Kangemi" not in markets
+
+
+def test_a_new_contact_is_answered_in_their_countrys_language(tmp_path, clock):
+    config = make_config(tmp_path, countries={"KE": {}, "CI": {"timezone": "Africa/Abidjan",
+                                                               "currency": "XOF",
+                                                               "language": "fr"}})
+    client = create_app(config, clock=clock).test_client()
+    # (A keyword is answered in its own language: HELP in English, AIDE in French.)
+    assert say(client, "xyz", sender="+2250701234567").startswith("Désolé, nous n'avons pas")
+    assert say(client, "xyz").startswith("Sorry, we did not understand")
