@@ -31,7 +31,7 @@ from db import groups as groups_db
 from db import orders as orders_db
 from db.groups import Group
 from db.orders import Order
-from handlers import price
+from handlers import keywords, price
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient, pack
 from handlers.order_grammar import GrammarError, OrderRequest, number, parse
@@ -43,14 +43,10 @@ from prices.catalog import MatchKind, catalog_for
 from prices.folding import fold, phrase
 from prices.producers import canonical_product, groups_for, singular
 
-ORDER_WORDS = {"en": frozenset({"ORDER"}), "sw": frozenset({"AGIZO"}),
-               "fr": frozenset({"COMMANDE"})}
-FWD_WORDS = {"en": frozenset({"FWD", "FORWARD"}), "sw": frozenset({"SAMBAZA"}),
-             "fr": frozenset({"TRANSFERER"})}
-OFFER_WORDS = {"en": frozenset({"OFFER", "PLEDGE"}), "sw": frozenset({"AHADI"}),
-               "fr": frozenset({"OFFRE"})}
-CLOSE_WORDS = {"en": frozenset({"CLOSE"}), "sw": frozenset({"FUNGA"}),
-               "fr": frozenset({"FERMER"})}
+ORDER_WORDS = keywords.words("order")
+FWD_WORDS = keywords.words("fwd")
+OFFER_WORDS = keywords.words("offer")
+CLOSE_WORDS = keywords.words("close")
 
 
 # ---------------------------------------------------------------------------- wording

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from db import contacts
+from handlers import keywords
 from handlers.messages import Context, Reply
 from handlers.router import Command, Router
 from handlers.segments import fits
@@ -14,12 +15,9 @@ from prices import countries
 from prices.catalog import Catalog, Index, Match, MatchKind, Named, catalog_for, local_name
 from prices.folding import phrase
 
-PRICE_WORDS = {"en": frozenset({"PRICE", "PRICES"}), "sw": frozenset({"BEI"}),
-               "fr": frozenset({"PRIX"})}
-REG_WORDS = {"en": frozenset({"REG", "REGISTER", "MARKET"}), "sw": frozenset({"SAJILI", "SOKO"}),
-             "fr": frozenset({"INSCRIRE", "MARCHE"})}
-LANG_WORDS = {"en": frozenset({"LANG", "LANGUAGE"}), "sw": frozenset({"LUGHA"}),
-              "fr": frozenset({"LANGUE"})}
+PRICE_WORDS = keywords.words("price")
+REG_WORDS = keywords.words("reg")
+LANG_WORDS = keywords.words("lang")
 LANGUAGE_NAMES = {
     "en": {"EN", "ENG", "ENGLISH", "KIINGEREZA", "ANGLAIS"},
     "sw": {"SW", "SWA", "SWAHILI", "KISWAHILI"},

@@ -13,19 +13,16 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from db import contacts, subscriptions
-from handlers import price
+from handlers import keywords, price
 from handlers.messages import Context, Reply
 from handlers.router import Command, Router
 from handlers.segments import fits
 from prices.catalog import Match, MatchKind, Named, canonical, catalog_for
 from prices.folding import phrase
 
-SUB_WORDS = {"en": frozenset({"SUB", "SUBSCRIBE", "FOLLOW"}), "sw": frozenset({"FUATA"}),
-             "fr": frozenset({"SUIVRE", "ABONNER"})}
-UNSUB_WORDS = {"en": frozenset({"UNSUB", "UNFOLLOW"}), "sw": frozenset({"ONDOA"}),
-               "fr": frozenset({"RETIRER"})}
-MY_WORDS = {"en": frozenset({"MY", "MINE", "LIST"}), "sw": frozenset({"ZANGU"}),
-            "fr": frozenset({"MES", "LISTE"})}
+SUB_WORDS = keywords.words("sub")
+UNSUB_WORDS = keywords.words("unsub")
+MY_WORDS = keywords.words("my")
 ALL_WORDS = frozenset({"ALL", "ZOTE", "TOUT", "TOUS", "TOUTES"})
 
 
