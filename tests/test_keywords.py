@@ -41,3 +41,14 @@ def test_every_command_registered_takes_its_words_from_the_table():
 
 def test_list_no_longer_means_my():
     assert not {"LIST", "LISTE"} & keywords.all_words(keywords.COMMANDS["my"])
+
+
+def test_every_command_has_a_one_sms_help_text_in_every_language():
+    from handlers.segments import count
+    from handlers.texts import LANGUAGES, text
+
+    names = [*keywords.COMMANDS, "stop", "start", "yes", "help"]
+    for language in LANGUAGES:
+        for name in names:
+            explained = text(language, f"help_{name}")
+            assert count(explained).segments == 1, (language, name, explained)

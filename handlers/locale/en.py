@@ -1,10 +1,28 @@
 """English reply texts."""
 
 TEXTS = {
-    "help": (
-        "PRICE MAIZE NAKURU: latest price. STD MAIZE: buyer standards. REG NAKURU: your "
-        "market. LANG SW/FR: language. STOP: no more SMS. START: resume."
-    ),
+    "help": 'PRICE MAIZE NAKURU: price. STD MAIZE: standards. SUB MAIZE: bulletin. More: REG LANG MY JOIN OFFER ORDER FORGET; send HELP and the word. STOP: no SMS.',
+    "help_price": 'PRICE MAIZE NAKURU: the latest maize price at Nakuru (a county works too). PRICE MAIZE: at your market (REG), or the best markets.',
+    "help_reg": 'REG NAKURU: make Nakuru your market; PRICE and SUB then use it. REG alone shows your market.',
+    "help_lang": 'LANG SW, LANG FR or LANG EN: the language of our replies.',
+    "help_std": 'STD MAIZE: what buyers require for maize (grades, moisture, limits), with the source.',
+    "help_sub": 'SUB MAIZE NAKURU: maize at Nakuru in the price bulletin. SUB MAIZE: at your market. At most 5. UNSUB MAIZE stops it.',
+    "help_unsub": 'UNSUB MAIZE: stop following maize (UNSUB MAIZE KISUMU: one market). UNSUB ALL: everything.',
+    "help_my": 'MY: what you follow in the price bulletin.',
+    "help_join": 'JOIN KIMA: join producer group KIMA (its leaders may approve you first). LEAVE KIMA: leave it.',
+    "help_leave": 'LEAVE KIMA: leave producer group KIMA.',
+    "help_approve": 'For leaders: APPROVE KIMA 0712345678 lets a waiting member into group KIMA.',
+    "help_bcast": 'For leaders: BCAST and your text sends it to every member of your group.',
+    "help_order": 'For buyers: ORDER 200 BAGS MAIZE GRADE1 @3400 BY 20/12 AT NAKURU. Groups near Nakuru get it, with an id like K7Q3.',
+    "help_fwd": "For leaders: FWD K7Q3 sends buyer order K7Q3 to your group's members.",
+    "help_offer": 'OFFER K7Q3 20: offer 20 to order K7Q3. A new OFFER replaces the old one; OFFER K7Q3 0 withdraws it.',
+    "help_close": 'For buyers: CLOSE K7Q3 ends order K7Q3; everyone involved gets a summary.',
+    "help_forget": 'FORGET: after you answer YES, we delete your number, your messages, alerts and groups.',
+    "help_stop": 'STOP: no more messages from us. START: they resume.',
+    "help_start": 'START: our messages resume after a STOP.',
+    "help_yes": 'YES: confirms what we asked you to confirm. With nothing waiting, it resumes messages after a STOP.',
+    "help_help": 'HELP: what you can send. HELP and a word (HELP ORDER) explains that command.',
+    "help_unknown": 'We have no command {word}. Send HELP for the list.',
     "stopped": "You will get no more messages from us. Send START to receive them again.",
     "started": "Welcome back. You will receive our messages again. Send HELP for the commands.",
     "already_started": "You are already receiving our messages. Send HELP for the commands.",

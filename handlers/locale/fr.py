@@ -5,10 +5,28 @@ switch the whole SMS to UCS-2 (70 characters instead of 160), so they are avoide
 """
 
 TEXTS = {
-    "help": (
-        "PRIX MAIS NAKURU: dernier prix. STD MAIS: normes des acheteurs. INSCRIRE NAKURU: "
-        "votre marché. LANGUE EN/SW: langue. ARRET: plus de SMS. START: reprendre."
-    ),
+    "help": 'PRIX MAIS NAKURU: prix. STD MAIS: normes. SUIVRE MAIS: bulletin. Aussi: INSCRIRE LANGUE MES REJOINDRE OFFRE COMMANDE OUBLIER; AIDE et le mot. ARRET: stop.',
+    "help_price": 'PRIX MAIS NAKURU: dernier prix du mais à Nakuru (un comté aussi). PRIX MAIS: à votre marché (INSCRIRE), ou les meilleurs marchés.',
+    "help_reg": 'INSCRIRE NAKURU: Nakuru devient votre marché pour PRIX et SUIVRE. INSCRIRE seul: votre marché.',
+    "help_lang": 'LANGUE FR, LANGUE SW ou LANGUE EN: la langue de nos réponses.',
+    "help_std": 'STD MAIS: ce que les acheteurs exigent pour le mais (qualité, humidité, limites), avec la source.',
+    "help_sub": 'SUIVRE MAIS NAKURU: le mais à Nakuru dans le bulletin des prix. SUIVRE MAIS: à votre marché. 5 au plus. RETIRER MAIS: arreter.',
+    "help_unsub": 'RETIRER MAIS: ne plus suivre le mais (RETIRER MAIS KISUMU: un marché). RETIRER TOUT: tout.',
+    "help_my": 'MES: ce que vous suivez dans le bulletin des prix.',
+    "help_join": "REJOINDRE KIMA: entrer dans le groupe KIMA (ses responsables peuvent d'abord approuver). QUITTER KIMA: le quitter.",
+    "help_leave": 'QUITTER KIMA: quitter le groupe de producteurs KIMA.',
+    "help_approve": 'Pour les responsables: APPROUVER KIMA 0712345678 fait entrer un membre en attente dans KIMA.',
+    "help_bcast": "Pour les responsables: DIFFUSER et votre texte l'envoie à chaque membre du groupe.",
+    "help_order": 'Pour les acheteurs: COMMANDE 200 SACS MAIS QUALITE1 @3400 AVANT 20/12 A NAKURU. Les groupes proches la recoivent, avec un code comme K7Q3.',
+    "help_fwd": 'Pour les responsables: TRANSFERER K7Q3 envoie la commande K7Q3 aux membres du groupe.',
+    "help_offer": "OFFRE K7Q3 20: offrir 20 à la commande K7Q3. Une nouvelle OFFRE remplace l'ancienne; OFFRE K7Q3 0 la retire.",
+    "help_close": 'Pour les acheteurs: FERMER K7Q3 termine la commande K7Q3; chacun recoit un résumé.',
+    "help_forget": 'OUBLIER: après votre OUI, nous effacons votre numéro, vos messages, alertes et groupes.',
+    "help_stop": 'ARRET: plus aucun message de notre part. DEMARRER: ils reprennent.',
+    "help_start": 'DEMARRER: nos messages reprennent après un ARRET.',
+    "help_yes": 'OUI: confirme ce que nous vous avons demandé. Sans rien en attente, reprend les messages après un ARRET.',
+    "help_help": 'AIDE: ce que vous pouvez envoyer. AIDE et un mot (AIDE COMMANDE) explique la commande.',
+    "help_unknown": "Nous n'avons pas de commande {word}. Envoyez AIDE pour la liste.",
     "stopped": "Vous ne recevrez plus de messages. Envoyez START pour les recevoir de nouveau.",
     "started": "Bon retour. Vous recevrez de nouveau nos messages. Envoyez AIDE pour les commandes.",
     "already_started": "Vous recevez déjà nos messages. Envoyez AIDE pour les commandes.",

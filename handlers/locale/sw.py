@@ -1,10 +1,28 @@
 """Swahili reply texts (Kiswahili)."""
 
 TEXTS = {
-    "help": (
-        "BEI MAHINDI NAKURU: bei ya sasa. STD MAHINDI: viwango vya wanunuzi. SAJILI NAKURU: "
-        "soko lako. LUGHA EN/FR: lugha. ACHA: sitisha SMS. ANZA: endelea."
-    ),
+    "help": 'BEI MAHINDI NAKURU: bei. STD MAHINDI: viwango. FUATA MAHINDI: jarida. Zaidi: SAJILI LUGHA ZANGU JIUNGE AHADI AGIZO SAHAU; tuma MSAADA na neno. ACHA: sitisha.',
+    "help_price": 'BEI MAHINDI NAKURU: bei ya mwisho ya mahindi Nakuru (kaunti pia). BEI MAHINDI: kwa soko lako (SAJILI), au masoko bora.',
+    "help_reg": 'SAJILI NAKURU: Nakuru iwe soko lako; BEI na FUATA zitalitumia. SAJILI pekee: soko lako.',
+    "help_lang": 'LUGHA SW, LUGHA FR au LUGHA EN: lugha ya majibu yetu.',
+    "help_std": 'STD MAHINDI: viwango vya wanunuzi wa mahindi (daraja, unyevu, mipaka), na chanzo.',
+    "help_sub": 'FUATA MAHINDI NAKURU: mahindi Nakuru katika jarida la bei. FUATA MAHINDI: soko lako. Hadi 5. ONDOA MAHINDI kusitisha.',
+    "help_unsub": 'ONDOA MAHINDI: acha kufuata mahindi (ONDOA MAHINDI KISUMU: soko moja). ONDOA ZOTE: yote.',
+    "help_my": 'ZANGU: unachofuata katika jarida la bei.',
+    "help_join": 'JIUNGE KIMA: jiunge na kikundi KIMA (viongozi wanaweza kukubali kwanza). TOKA KIMA: ondoka.',
+    "help_leave": 'TOKA KIMA: ondoka kwenye kikundi KIMA.',
+    "help_approve": 'Kwa viongozi: KUBALI KIMA 0712345678 inamruhusu mwanachama anayesubiri kuingia KIMA.',
+    "help_bcast": 'Kwa viongozi: TANGAZA na ujumbe wako unautuma kwa kila mwanachama wa kikundi chako.',
+    "help_order": 'Kwa wanunuzi: AGIZO 200 GUNIA MAHINDI DARAJA1 @3400 KABLA 20/12 SOKONI NAKURU. Vikundi vya karibu vinapata, na namba kama K7Q3.',
+    "help_fwd": 'Kwa viongozi: SAMBAZA K7Q3 inatuma agizo K7Q3 kwa wanachama wa kikundi chako.',
+    "help_offer": 'AHADI K7Q3 20: ahidi 20 kwa agizo K7Q3. AHADI mpya inachukua nafasi ya zamani; AHADI K7Q3 0 inaiondoa.',
+    "help_close": 'Kwa wanunuzi: FUNGA K7Q3 inamaliza agizo K7Q3; wote wanapata muhtasari.',
+    "help_forget": 'SAHAU: ukijibu NDIYO, tunafuta namba yako, ujumbe wako, taarifa na vikundi.',
+    "help_stop": 'ACHA: hutapokea ujumbe wetu tena. ANZA: unaanza tena.',
+    "help_start": 'ANZA: ujumbe wetu unaanza tena baada ya ACHA.',
+    "help_yes": 'NDIYO: inathibitisha tulichokuomba uthibitishe. Bila kitu kinachosubiri, inaanzisha ujumbe baada ya ACHA.',
+    "help_help": 'MSAADA: unachoweza kutuma. MSAADA na neno (MSAADA AGIZO) inaeleza amri hiyo.',
+    "help_unknown": 'Hatuna amri {word}. Tuma MSAADA kwa orodha.',
     "stopped": "Hutapokea ujumbe wowote zaidi kutoka kwetu. Tuma ANZA kupokea tena.",
     "started": "Karibu tena. Utapokea ujumbe wetu tena. Tuma MSAADA kwa maagizo.",
     "already_started": "Tayari unapokea ujumbe wetu. Tuma MSAADA kwa maagizo.",
