@@ -12,6 +12,7 @@ from handlers.segments import fits
 from prices import quotes
 from prices.catalog import Catalog, Match, MatchKind, Named, catalog_for, local_name
 from prices.folding import phrase
+from prices.reports import AGENT_SOURCE
 
 PRICE_WORDS = {"en": frozenset({"PRICE", "PRICES"}), "sw": frozenset({"BEI"}),
                "fr": frozenset({"PRIX"})}
@@ -134,8 +135,10 @@ def quote_text(ctx: Context, quote: quotes.Quote, group: bool) -> str:
         variety = " " + quote.commodity.split("(", 1)[1].rstrip(")").split(",")[0].strip().lower()
     kind = ctx.t(f"type_{quote.price_type}") if quote.price_type in ("retail", "wholesale") \
         else quote.price_type
+    # A market agent's report says so: the farmer weighs it against published data.
+    source = f" {ctx.t('source_agent')}" if quote.source == AGENT_SOURCE else ""
     return (f"{kind}{variety} {quote.currency} {money(ctx, quote.price)}/{unit_text(quote.unit)}"
-            f"{trend(ctx, quote)}")
+            f"{source}{trend(ctx, quote)}")
 
 
 def age_text(ctx: Context, newest: date) -> str:
