@@ -549,13 +549,15 @@ class _Loader:
         market_id = self.markets.get(market) or self._market_id(row, market, latitude, longitude)
         commodity_id = self.commodities.get(commodity) or self._commodity_id(row, commodity)
         key = (commodity_id, market_id, unit, price_type, currency)
-        median = self.history.outlier(key, date, price, self.outlier_factor)
-        if median is not None and self._held(line, Observation(
-                commodity_id, market_id, unit, price_type, currency, date, price,
-                source or self.default_source, usd_price, flag), median):
-            return
+        median = self.history.take(key, date, price, self.outlier_factor)
+        if median is not None:
+            if self._held(line, Observation(commodity_id, market_id, unit, price_type,
+                                            currency, date, price,
+                                            source or self.default_source, usd_price, flag),
+                          median):
+                return
+            self.history.add(key, date, price)   # an admin accepted this very row before
         self.valid += 1
-        self.history.add(key, date, price)
         batch.append((commodity_id, market_id, unit, price_type, currency, date, price,
                       usd_price, flag, source or self.default_source, self.updated_at))
 

@@ -77,16 +77,36 @@ class SeriesHistory:
         self.series: dict[tuple[Any, ...], tuple[array[int], array[float]]] = {}
         self._days: dict[str, int] = {}
 
-    def outlier(self, key: tuple[Any, ...], day: str, price: float,
-                factor: float) -> float | None:
-        """The median when `price` on `day` is outside the series' recent range; None when
-        it is in range, not checkable, or the very observation the series already has."""
+    def take(self, key: tuple[Any, ...], day: str, price: float,
+             factor: float) -> float | None:
+        """Check a row against its series and count it in when it is in range. Returns the
+        median when the price is outside the range (the row is then not counted: add() it
+        if it is taken all the same), else None (in range, not checkable, or the very
+        observation the series already has). The hot loop of an import: the usual row
+        comes after its series' last one and lies between the window's extremes divided and
+        multiplied by the factor, which needs no median."""
         days, prices = self._get(key)
-        number = self._day(day)
-        at = bisect_left(days, number)
-        if at < len(days) and days[at] == number and prices[at] == price:
-            return None   # imported before (a file imported again): nothing new to check
-        return outside(price, prices[max(0, at - WINDOW):at], factor)
+        number = self._days.get(day) or self._day(day)
+        same = False
+        if not days or number > days[-1]:
+            at = len(days)
+        else:
+            at = bisect_left(days, number)
+            same = days[at] == number
+            if same and prices[at] == price:
+                return None   # imported before (a file imported again): nothing new
+        if at >= MIN_OBSERVATIONS:
+            window = prices[max(0, at - WINDOW):at]
+            if price > min(window) * factor or price * factor < max(window):
+                median = outside(price, window, factor)
+                if median is not None:
+                    return median
+        if same:
+            prices[at] = price
+        else:
+            days.insert(at, number)
+            prices.insert(at, price)
+        return None
 
     def add(self, key: tuple[Any, ...], day: str, price: float) -> None:
         """Count a taken row in its series (replacing the same day's price)."""
