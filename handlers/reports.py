@@ -81,7 +81,7 @@ def understand(ctx: Context, agent: Agent, request: ItemRequest) -> reports.Repo
     return reports.Report(
         commodity.id, market.id, country, request.price_type, place.currency,
         today.isoformat(), unit, round(value, 4),
-        f"{request.price:g}/{request.unit.text if request.unit else unit}")
+        f"{request.price:.12g}/{request.unit.text if request.unit else unit}")
 
 
 def _market(agent: Agent, match: Match, typed: list[str], n: str) -> Named:

@@ -95,7 +95,7 @@ def agents_add(config: configuration.Config, phone: str, markets: str, auto_appr
         agents_db.save(conn, person.id, ids, auto_approve=auto_approve, by=by or _admin())
         agent = agents_db.find(conn, person.id)
     assert agent is not None  # saved just now
-    how = "published at once when in range" if auto_approve else "wait for approval"
+    how = "are published at once when in range" if auto_approve else "wait for approval"
     click.echo(f"{shown(number, config)} is a market agent for {', '.join(agent.markets)};"
                f" their reports {how}")
 
@@ -160,7 +160,8 @@ def _line(review: Review, config: configuration.Config, reveal: bool) -> str:
         source = f"agent {phone}, SMS item {review.item}, reported {review.reported}"
     state = review.status if review.status != "pending" else "waits"
     decided = f" by {review.decided_by} at {review.decided_at}" if review.decided_by else ""
-    return f"{what}\n      {state}{decided}: {'; '.join(why) or '-'}; from {source}"
+    because = f": {'; '.join(why)}" if why else ""
+    return f"{what}\n      {state}{decided}{because}; from {source}"
 
 
 @prices_group.command("review")
