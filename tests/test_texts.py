@@ -20,7 +20,7 @@ LONG = {
     "name": "OIL", "options": "MAIZE FLOUR, MAIZE WHITE, MAIZE", "suggestions":
     "beans, maize, salt, sugar, potatoes", "text": "MAIZE",
     "source": "EAX 2024", "products": "maize, groundnuts, cocoa, coffee, rugs", "example": "MAIZE",
-    "query": "SOMETHING",
+    "query": "SOMETHING", "since": "15 sept. 2025", "days": "365",
     "item": "Oil (vegetable, fortified) at Bangladesh (Mombasa)", "next": "Next bulletin 30 sept. ",
     "items": "Maize at Nakuru, Beans at your market, Sorghum, best markets", "title": "Groundnuts",
     "part": " (1/2)",

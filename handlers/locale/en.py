@@ -17,13 +17,18 @@ TEXTS = {
     "error": "Sorry, something went wrong on our side. Please try again later.",
     "thousands_sep": ",",
     "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
-    "trend_up": "up {amount}",
-    "trend_down": "down {amount}",
-    "trend_same": "no change",
+    "trend_up": "up {amount} since {since}",
+    "trend_down": "down {amount} since {since}",
+    "trend_same": "no change since {since}",
     "type_retail": "retail",
     "type_wholesale": "wholesale",
     "price_keyword": "PRICE",
     "price": "{commodity}, {market}, {date}: {quotes}.",
+    "price_dated": "{commodity}, {market}: {quotes}.",
+    "best_dated": (
+        "{commodity} best recent {kind} prices, {currency}/{unit}: {markets}. "
+        "Send {keyword} {name} and a market."
+    ),
     "stale": "Old price: {age} ago.",
     "age_months": "{n} months",
     "age_years": "{n} years",
@@ -31,6 +36,7 @@ TEXTS = {
         "{commodity} best recent {kind} prices, {currency}/{unit}: {markets} ({date}). "
         "Send {keyword} {name} and a market."
     ),
+    "no_recent": "No {commodity} price in the last {days} days. Send {keyword} {name} and a market for its latest price.",
     "no_prices": "We have no recent prices for {commodity} yet.",
     "no_data": "No {commodity} price for {market} yet.",
     "no_data_near": "No {commodity} price for {market} yet. Nearest with prices: {markets}.",
@@ -69,6 +75,7 @@ TEXTS = {
     "my_list": "You follow: {items}. Send UNSUB and a product to stop one.",
     "my_none": "You follow nothing yet. Send SUB and a product, e.g. SUB MAIZE NAKURU, for our price bulletin.",
     "started_subs": "Welcome back. You will receive our messages again, and your {n} bulletin subscription(s) are back on.",
+    "since_word": "since",
     "bulletin_head": "Prices {date}{part}:",
     "notice_standard": "New {title} standard from {date}. Send {keyword} {name} for the details.",
     "notice_keyword": "STD",

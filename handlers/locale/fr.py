@@ -21,13 +21,18 @@ TEXTS = {
     "error": "Désolé, une erreur est survenue chez nous. Merci de réessayer plus tard.",
     "thousands_sep": " ",
     "months": "janv. févr. mars avr. mai juin juil. aout sept. oct. nov. déc.",
-    "trend_up": "hausse {amount}",
-    "trend_down": "baisse {amount}",
-    "trend_same": "stable",
+    "trend_up": "hausse {amount} depuis {since}",
+    "trend_down": "baisse {amount} depuis {since}",
+    "trend_same": "stable depuis {since}",
     "type_retail": "détail",
     "type_wholesale": "gros",
     "price_keyword": "PRIX",
     "price": "{commodity}, {market}, {date}: {quotes}.",
+    "price_dated": "{commodity}, {market}: {quotes}.",
+    "best_dated": (
+        "{commodity} meilleurs prix {kind} récents, {currency}/{unit}: {markets}. "
+        "Envoyez {keyword} {name} et un marché."
+    ),
     "stale": "Prix ancien: il y a {age}.",
     "age_months": "{n} mois",
     "age_years": "{n} ans",
@@ -35,6 +40,7 @@ TEXTS = {
         "{commodity} meilleurs prix {kind} récents, {currency}/{unit}: {markets} ({date}). "
         "Envoyez {keyword} {name} et un marché."
     ),
+    "no_recent": "Aucun prix {commodity} ces {days} derniers jours. Envoyez {keyword} {name} et un marché pour son dernier prix.",
     "no_prices": "Pas encore de prix récents pour {commodity}.",
     "no_data": "Pas encore de prix {commodity} pour {market}.",
     "no_data_near": "Pas encore de prix {commodity} pour {market}. Marchés proches: {markets}.",
@@ -73,6 +79,7 @@ TEXTS = {
     "my_list": "Vous suivez: {items}. Envoyez RETIRER et un produit pour en arreter un.",
     "my_none": "Vous ne suivez rien. Envoyez SUIVRE et un produit, ex. SUIVRE MAIS NAKURU, pour notre bulletin des prix.",
     "started_subs": "Bon retour. Vous recevrez de nouveau nos messages, et vos {n} abonnement(s) au bulletin reprennent.",
+    "since_word": "depuis",
     "bulletin_head": "Prix {date}{part}:",
     "notice_standard": "Nouvelle norme {title} depuis le {date}. Envoyez {keyword} {name} pour les détails.",
     "notice_keyword": "NORME",

@@ -16,13 +16,18 @@ TEXTS = {
     "error": "Samahani, kuna hitilafu upande wetu. Tafadhali jaribu tena baadaye.",
     "thousands_sep": ",",
     "months": "Jan Feb Mac Apr Mei Jun Jul Ago Sep Okt Nov Des",
-    "trend_up": "juu {amount}",
-    "trend_down": "chini {amount}",
-    "trend_same": "sawa",
+    "trend_up": "juu {amount} tangu {since}",
+    "trend_down": "chini {amount} tangu {since}",
+    "trend_same": "sawa tangu {since}",
     "type_retail": "rejareja",
     "type_wholesale": "jumla",
     "price_keyword": "BEI",
     "price": "{commodity}, {market}, {date}: {quotes}.",
+    "price_dated": "{commodity}, {market}: {quotes}.",
+    "best_dated": (
+        "{commodity} bei za juu za {kind} karibuni, {currency}/{unit}: {markets}. "
+        "Tuma {keyword} {name} na soko."
+    ),
     "stale": "Bei ya zamani: {age} iliyopita.",
     "age_months": "miezi {n}",
     "age_years": "miaka {n}",
@@ -30,6 +35,7 @@ TEXTS = {
         "{commodity} bei za juu za {kind} karibuni, {currency}/{unit}: {markets} ({date}). "
         "Tuma {keyword} {name} na soko."
     ),
+    "no_recent": "Hakuna bei ya {commodity} katika siku {days} zilizopita. Tuma {keyword} {name} na soko kwa bei yake ya mwisho.",
     "no_prices": "Bado hatuna bei za karibuni za {commodity}.",
     "no_data": "Bado hakuna bei ya {commodity} kwa {market}.",
     "no_data_near": "Bado hakuna bei ya {commodity} kwa {market}. Masoko ya karibu: {markets}.",
@@ -68,6 +74,7 @@ TEXTS = {
     "my_list": "Unafuata: {items}. Tuma ONDOA na bidhaa kusitisha moja.",
     "my_none": "Bado hufuati chochote. Tuma FUATA na bidhaa, mfano FUATA MAHINDI NAKURU, kwa taarifa ya bei.",
     "started_subs": "Karibu tena. Utapokea ujumbe wetu tena, na usajili wako {n} wa taarifa umerudi.",
+    "since_word": "tangu",
     "bulletin_head": "Bei {date}{part}:",
     "notice_standard": "Kiwango kipya cha {title} kuanzia {date}. Tuma {keyword} {name} kwa maelezo.",
     "notice_keyword": "VIWANGO",
