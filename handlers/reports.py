@@ -6,7 +6,8 @@ normalised to its series' unit, and it is published or held for review (prices.r
 The agent gets one SMS saying what was understood and what became of it; a mistake in any
 item saves nothing and names the item and the part that is wrong. The same SMS handled
 twice (a provider's retry) is answered from the first time's reports.
-Keywords: RIPOTI (sw), RELEVE (fr); none is another command's word or an opt-out word.
+Keywords (handlers.keywords.COMMANDS, checked for clashes there): RPT, REPORT (en), RIPOTI
+(sw), RELEVE (fr).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 from db import agents as agents_db
 from db.agents import Agent
 from db.reviews import Review, Status
-from handlers import price
+from handlers import keywords, price
 from handlers.messages import Context, Reply
 from handlers.order_grammar import GrammarError
 from handlers.report_grammar import ItemRequest, items, parse
@@ -28,8 +29,7 @@ from prices import countries, reports
 from prices.catalog import Match, MatchKind, Named, catalog_for
 from prices.folding import phrase
 
-RPT_WORDS = {"en": frozenset({"RPT", "REPORT"}), "sw": frozenset({"RIPOTI"}),
-             "fr": frozenset({"RELEVE"})}
+RPT_WORDS = keywords.words("rpt")
 
 
 def report(ctx: Context, rest: str) -> list[Reply]:
@@ -85,13 +85,15 @@ def understand(ctx: Context, agent: Agent, request: ItemRequest) -> reports.Repo
 
 
 def _market(agent: Agent, match: Match, typed: list[str], n: str) -> Named:
-    """The one market meant; of several a place names, the agent's own if just one is."""
+    """The one market meant: the one named exactly so, else of the several a place names
+    the agent's own if just one is."""
     if match.kind is MatchKind.AMBIGUOUS:
         raise GrammarError("rpt_which_market", item=n, options=", ".join(match.options))
     if not match.found:
         raise GrammarError("rpt_unknown_market", item=n, word=_echo(" ".join(typed)))
-    if len(match.items) == 1:
-        return match.items[0]
+    candidates = reports.named_exactly(match)
+    if len(candidates) == 1:
+        return candidates[0]
     mine = [item for item in match.items if item.id in agent.market_ids]
     if len(mine) == 1:
         return mine[0]

@@ -25,6 +25,8 @@ from db.groups import audit
 from db.reviews import Observation, Review, Status
 from db.timeutil import iso
 from prices import review
+from prices.catalog import Match, Named
+from prices.folding import phrase
 from prices.units import Unit, factor, parse_unit
 
 AGENT_SOURCE = "Market agent report"
@@ -52,6 +54,13 @@ class Report:
         """The price observation it makes."""
         return Observation(self.commodity_id, self.market_id, self.unit, self.price_type,
                            self.currency, self.date, self.price, AGENT_SOURCE)
+
+
+def named_exactly(match: Match) -> tuple[Named, ...]:
+    """Of the markets a name matches, the one named exactly so (NAKURU: Nakuru, not
+    "Wakulima (Nakuru)", which the place name also finds); all of them when none is."""
+    exact = tuple(item for item in match.items if phrase(item.name) == match.label)
+    return exact if len(exact) == 1 else match.items
 
 
 def series_units(conn: sqlite3.Connection, commodity_id: int, market_id: int,

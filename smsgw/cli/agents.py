@@ -24,6 +24,7 @@ from db.timeutil import utcnow
 from handlers.phone import parse_phone
 from prices import review as review_rules
 from prices.catalog import catalog_for
+from prices.reports import named_exactly
 from smsgw import config as configuration
 from smsgw.cli.common import database, show_numbers, shown, with_config
 
@@ -64,14 +65,15 @@ def _markets(conn: sqlite3.Connection, text: str) -> list[int]:
         if not name:
             continue
         match = catalog.markets.match(name)
-        if match.options or (match.found and len(match.items) > 1):
+        items = named_exactly(match) if match.found else ()
+        if match.options or (match.found and len(items) != 1):
             options = match.options or tuple(item.name for item in match.items[:4])
             raise click.BadParameter(f"{name!r} could be {', '.join(options)}: name one",
                                      param_hint="--markets")
         if not match.found:
             raise click.BadParameter(f"no market {name!r} (see `smsgw export markets`)",
                                      param_hint="--markets")
-        ids.append(match.items[0].id)
+        ids.append(items[0].id)
     if not ids:
         raise click.BadParameter("name at least one market", param_hint="--markets")
     return ids
