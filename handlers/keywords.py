@@ -60,6 +60,7 @@ COMMANDS: dict[str, dict[str, frozenset[str]]] = {
     "offer": _words("OFFER PLEDGE", "AHADI", "OFFRE"),
     "close": _words("CLOSE", "FUNGA", "FERMER"),
     "forget": _words("FORGET", "SAHAU", "OUBLIER"),
+    "rpt": _words("RPT REPORT", "RIPOTI", "RELEVE"),
 }
 
 

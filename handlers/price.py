@@ -14,6 +14,7 @@ from prices import quotes
 from prices import countries
 from prices.catalog import Catalog, Index, Match, MatchKind, Named, catalog_for, local_name
 from prices.folding import phrase
+from prices.reports import AGENT_SOURCE
 
 PRICE_WORDS = keywords.words("price")
 REG_WORDS = keywords.words("reg")
@@ -148,8 +149,10 @@ def quote_text(ctx: Context, quote: quotes.Quote, group: bool, dated: bool = Fal
     kind = ctx.t(f"type_{quote.price_type}") if quote.price_type in ("retail", "wholesale") \
         else quote.price_type
     when = f" {day(ctx, quote.date)}" if dated else ""
+    # A market agent's report says so: the farmer weighs it against published data.
+    source = f" {ctx.t('source_agent')}" if quote.source == AGENT_SOURCE else ""
     return (f"{kind}{variety} {quote.currency} {money(ctx, quote.price)}/{unit_text(quote.unit)}"
-            f"{when}{trend(ctx, quote)}")
+            f"{source}{when}{trend(ctx, quote)}")
 
 
 def age_text(ctx: Context, newest: date) -> str:

@@ -29,6 +29,12 @@ def test_no_command_word_is_read_inside_an_order():
     assert not markers & set(owners())
 
 
+def test_no_command_word_is_read_inside_a_report():
+    from handlers.report_grammar import CURRENCY_WORDS, PRICE_TYPES
+
+    assert not (set(PRICE_TYPES) | CURRENCY_WORDS) & set(owners())
+
+
 def test_every_command_registered_takes_its_words_from_the_table():
     router = build_router()
     table = {name: keywords.all_words(words) for name, words in
