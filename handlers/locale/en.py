@@ -22,6 +22,7 @@ TEXTS = {
     "help_start": 'START: our messages resume after a STOP.',
     "help_yes": 'YES: confirms what we asked you to confirm. With nothing waiting, it resumes messages after a STOP.',
     "help_help": 'HELP: what you can send. HELP and a word (HELP ORDER) explains that command.',
+    "help_rpt": 'For market agents: RPT MAIZE NAKURU 3400 90KG reports a wholesale price (RETAIL for retail); several items with ; between them.',
     "help_unknown": 'We have no command {word}. Send HELP for the list.',
     "stopped": "You will get no more messages from us. Send START to receive them again.",
     "started": "Welcome back. You will receive our messages again. Send HELP for the commands.",

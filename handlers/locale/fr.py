@@ -26,6 +26,7 @@ TEXTS = {
     "help_start": 'DEMARRER: nos messages reprennent après un ARRET.',
     "help_yes": 'OUI: confirme ce que nous vous avons demandé. Sans rien en attente, reprend les messages après un ARRET.',
     "help_help": 'AIDE: ce que vous pouvez envoyer. AIDE et un mot (AIDE COMMANDE) explique la commande.',
+    "help_rpt": 'Pour les agents de marché: RELEVE MAIS NAKURU 3400 90KG signale un prix de gros (DETAIL pour le détail); plusieurs articles séparés par ;.',
     "help_unknown": "Nous n'avons pas de commande {word}. Envoyez AIDE pour la liste.",
     "stopped": "Vous ne recevrez plus de messages. Envoyez START pour les recevoir de nouveau.",
     "started": "Bon retour. Vous recevrez de nouveau nos messages. Envoyez AIDE pour les commandes.",

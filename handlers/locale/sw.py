@@ -22,6 +22,7 @@ TEXTS = {
     "help_start": 'ANZA: ujumbe wetu unaanza tena baada ya ACHA.',
     "help_yes": 'NDIYO: inathibitisha tulichokuomba uthibitishe. Bila kitu kinachosubiri, inaanzisha ujumbe baada ya ACHA.',
     "help_help": 'MSAADA: unachoweza kutuma. MSAADA na neno (MSAADA AGIZO) inaeleza amri hiyo.',
+    "help_rpt": 'Kwa mawakala wa soko: RIPOTI MAHINDI NAKURU 3400 90KG inaripoti bei ya jumla (REJAREJA kwa rejareja); bidhaa kadhaa, tenganisha kwa ;.',
     "help_unknown": 'Hatuna amri {word}. Tuma MSAADA kwa orodha.',
     "stopped": "Hutapokea ujumbe wowote zaidi kutoka kwetu. Tuma ANZA kupokea tena.",
     "started": "Karibu tena. Utapokea ujumbe wetu tena. Tuma MSAADA kwa maagizo.",
