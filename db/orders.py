@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from db import codes
 from db.timeutil import iso
-
-# Short order ids people can type on a keypad and read back without confusion: no 0/O,
-# 1/I/L, 5/S, 2/Z, 8/B. Four characters give 24^4 = 331,776 ids.
-CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY3467"
-CODE_LENGTH = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +54,8 @@ def _order(row: sqlite3.Row) -> Order:
 
 
 def new_code(conn: sqlite3.Connection) -> str:
-    """A fresh short order id."""
-    while True:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        if conn.execute("SELECT 1 FROM orders WHERE code = ?", (code,)).fetchone() is None:
-            return code
+    """A fresh short order id, from the space orders share with pools and offers."""
+    return codes.new_code(conn)
 
 
 def create(conn: sqlite3.Connection, *, buyer_id: int, product: str, quantity: float, unit: str,
