@@ -33,14 +33,19 @@ def pack(head: Callable[[str], str], items: list[str], tail: str = "") -> list[s
     whole = head("") + "; ".join(items) + "." + tail
     if fits(whole) or not items:
         return [whole]
-    widest = f"({MAX_PARTS}/{MAX_PARTS}) "
-    parts: list[list[str]] = [[]]
-    for item in items:
-        trial = parts[-1] + [item]
-        if parts[-1] and not fits(head(widest) + "; ".join(trial) + "." + tail):
-            parts.append([item])
-        else:
-            parts[-1] = trial
+    most = MAX_PARTS
+    while True:   # room for the widest number: (9/9), or (99/99) for a long list
+        widest = f"({most}/{most}) "
+        parts: list[list[str]] = [[]]
+        for item in items:
+            trial = parts[-1] + [item]
+            if parts[-1] and not fits(head(widest) + "; ".join(trial) + "." + tail):
+                parts.append([item])
+            else:
+                parts[-1] = trial
+        if len(parts) <= most:
+            break
+        most = 10 ** len(str(len(parts))) - 1
     total = len(parts)
     return [head(f"({n}/{total}) ") + "; ".join(chunk) + "." + (tail if n == total else "")
             for n, chunk in enumerate(parts, start=1)]
