@@ -61,6 +61,8 @@ COMMANDS: dict[str, dict[str, frozenset[str]]] = {
     "close": _words("CLOSE", "FUNGA", "FERMER"),
     "forget": _words("FORGET", "SAHAU", "OUBLIER"),
     "rpt": _words("RPT REPORT", "RIPOTI", "RELEVE"),
+    "pool": _words("POOL", "CHANGA", "GROUPAGE"),
+    "supply": _words("SUPPLY", "UGAVI", "TARIF"),
 }
 
 

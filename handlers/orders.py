@@ -45,8 +45,6 @@ from prices.producers import canonical_product, groups_for, singular
 
 ORDER_WORDS = keywords.words("order")
 FWD_WORDS = keywords.words("fwd")
-OFFER_WORDS = keywords.words("offer")
-CLOSE_WORDS = keywords.words("close")
 
 
 # ---------------------------------------------------------------------------- wording
@@ -410,9 +408,8 @@ def expire_due(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datet
 
 
 def register(router: Router) -> None:
-    """Add ORDER, FWD, OFFER and CLOSE."""
+    """Add ORDER and FWD. OFFER and CLOSE name an id that may be a pool's or a supplier's
+    offer too: handlers.ids registers them and calls `offer` and `close` for orders."""
     router.register(Command("order", ORDER_WORDS, post))
     router.register(Command("fwd", FWD_WORDS, fwd))
-    router.register(Command("offer", OFFER_WORDS, offer))
-    router.register(Command("close", CLOSE_WORDS, close))
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from handlers import basic, groups, orders, price, privacy, reports, standards, subscriptions
+from handlers import (basic, groups, ids, orders, pools, price, privacy, reports, standards,
+                      subscriptions, supplies)
 from handlers.router import Router
 from handlers.ussd import alerts as ussd_alerts
 from handlers.ussd import orders as ussd_orders
@@ -21,6 +22,9 @@ def build_router() -> Router:
     subscriptions.register(router)
     groups.register(router)
     orders.register(router)
+    pools.register(router)
+    supplies.register(router)
+    ids.register(router)    # OFFER and CLOSE: to an order, a pool or a supplier's offer
     reports.register(router)
     privacy.register(router)
     return router

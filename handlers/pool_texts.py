@@ -1,0 +1,51 @@
+"""How pools and suppliers' offers are written in replies: what is bought, how much of it,
+and the price steps (shared by handlers.pools and handlers.supplies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import price
+from handlers.messages import Context
+from handlers.order_grammar import UNITS
+from handlers.orders import quantity
+from handlers.pool_grammar import Tiers
+from handlers.segments import fits
+from prices.catalog import MatchKind, catalog_for
+from prices.folding import phrase
+from prices.producers import singular
+
+COUNTED = frozenset(UNITS.values())   # unit words; any other unit is the product as typed
+
+
+def label(ctx: Context, product: str, unit: str) -> str:
+    """What is bought: 'DAP 50kg', 'DAP bags' (a crop in the reader's language: 'mahindi
+    bags'), or the product as typed when it is what is counted: 'crates'."""
+    if not unit.startswith("x ") and (unit not in COUNTED or singular(phrase(unit)) == product):
+        return unit
+    match = catalog_for(ctx.conn).commodities.match(product)
+    name = price.display_name(match.items, ctx).lower() \
+        if match.kind is MatchKind.EXACT and match.items else product
+    return f"{name} {unit.removeprefix('x ')}"
+
+
+def goods(ctx: Context, amount: float, product: str, unit: str) -> str:
+    """'3 x DAP 50kg', '3 DAP bags', '3 crates'."""
+    shown = label(ctx, product, unit)
+    if unit.startswith("x "):
+        return f"{quantity(ctx, amount)} x {shown}"
+    return f"{quantity(ctx, amount)} {shown}"
+
+
+def tiers_text(ctx: Context, currency: str, tiers: Tiers) -> str:
+    """'KES 3,200; 3,000 from 100; 2,900 from 500'."""
+    first = f"{currency} {price.money(ctx, tiers[0][1])}"
+    steps = [ctx.t("pool_step", amount=price.money(ctx, p), quantity=quantity(ctx, q))
+             for q, p in tiers[1:]]
+    return "; ".join([first, *steps])
+
+
+def fitted(ctx: Context, key: str, **values: Any) -> str:
+    """The text `key`, or `key`_short when the long one does not fit one SMS."""
+    text = ctx.t(key, **values)
+    return text if fits(text) else ctx.t(key + "_short", **values)
