@@ -191,7 +191,7 @@ def scheduled_standards(settings: Mapping[str, Any]) -> list[RunReport]:
 
 def order_tick(settings: Mapping[str, Any], *, now: datetime | None = None) -> tuple[int, int]:
     """Batched order updates to buyers and leaders, and expiry of orders past their date:
-    (orders updated, orders expired)."""
+    (orders updated, orders expired). Then the same for pools (`pool_tick`)."""
     from handlers import orders
 
     now = now or utcnow()
@@ -204,7 +204,25 @@ def order_tick(settings: Mapping[str, Any], *, now: datetime | None = None) -> t
         conn.close()
     if updated or expired:
         log.info("orders: %d updated, %d expired", updated, expired)
+    pool_tick(settings, now=now)   # pools ride the same job (and the same cron line)
     return updated, expired
+
+
+def pool_tick(settings: Mapping[str, Any], *, now: datetime | None = None) -> tuple[int, int]:
+    """Group purchases past their BY date closed with every list and line, and leaders
+    told where their pools stand: (pools closed, leaders updated)."""
+    from handlers import pools
+
+    now = now or utcnow()
+    conn = db.connect(settings["database.path"])
+    try:
+        with db.transaction(conn):
+            closed, updated = pools.tick(conn, settings, now)
+    finally:
+        conn.close()
+    if closed or updated:
+        log.info("pools: %d closed, %d updated", closed, updated)
+    return closed, updated
 
 
 FORGET_EVERY_MINUTES = 5

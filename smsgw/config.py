@@ -103,11 +103,13 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("ussd.service_codes", str, "",
             "USSD codes we answer, comma-separated (e.g. *384*1234#); empty = any; others get 400"),
     Setting("orders.currency", str, "KES", "Currency of an order's @price when none is written"),
-    Setting("orders.default_days", int, 14, "An order without BY closes this many days later"),
+    Setting("orders.default_days", int, 14,
+            "An order, pool or supplier's offer without BY closes this many days later"),
     Setting("orders.relay_radius_km", float, 150.0,
             "Groups whose market is within this distance of the order's place get it"),
     Setting("orders.update_minutes", int, 30,
-            "How often buyers and leaders hear how offers stand (batched, not per offer)"),
+            "How often buyers and leaders hear how offers and pools stand (batched, not per"
+            " offer); pools past their date close then too"),
     Setting("backup.folder", str, "",
             "Where the worker keeps dated backups of the database on backup.schedule (a"
             " USB disk's folder, say); empty = no scheduled backups"),

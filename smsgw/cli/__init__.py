@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from smsgw.cli import (agents, backup, bulletins, contacts, export, groups, imports, markets,
-                       messages, service)
+                       messages, pools, service)
 from smsgw.cli.common import configured
 from smsgw.providers import PROVIDERS
 
@@ -28,6 +28,7 @@ for command in (
     imports.import_group, agents.prices_group, markets.markets_group,
     bulletins.bulletins_group,
     groups.groups_group, groups.buyers_group, groups.orders_group, agents.agents_group,
+    pools.suppliers_group, pools.pools_group,
     contacts.contacts_group, contacts.prune,
     export.export,
     backup.backup, backup.restore,
