@@ -48,13 +48,13 @@ class Erased:
     caused: int = 0           # messages their own messages sent to others: text emptied
     subscriptions: int = 0
     memberships: int = 0
-    roles: int = 0            # buyer / admin / market agent
+    roles: int = 0            # buyer / admin / market agent / supplier
     confirmations: int = 0    # a request waiting for their YES
     broadcasts: int = 0       # their broadcasts to a group: text emptied
     ussd_sessions: int = 0    # deleted with every screen answered in them
     ussd_events: int = 0      # session-end notifications, deleted
     mentions: int = 0         # rows elsewhere (others' messages, the audit) naming the number
-    pledges_kept: int = 0     # pledges kept as anonymous quantities (see forget_contact)
+    pledges_kept: int = 0     # pledges and pool answers kept as anonymous quantities
     already: bool = False     # the contact had been forgotten before: nothing changed
 
     def counts(self) -> dict[str, int]:
@@ -98,7 +98,8 @@ def forget_contact(conn: sqlite3.Connection, contact_id: int, *, now: datetime,
       sends them. Messages to other people that they caused (`caused_by`, a broadcast or an
       order relay) keep their recipients and the `caused_by` id, but not the words they
       wrote; the unsent ones are failed too.
-    - Subscriptions, memberships, buyer/admin/agent roles, a confirmation waiting for their YES,
+    - Subscriptions, memberships, buyer/admin/agent/supplier roles (a supplier's open offers
+      are withdrawn), a confirmation waiting for their YES,
       their USSD sessions (with every screen answered) and session-end notifications
       (which store the number as text) are deleted. Their broadcasts keep their counts
       but not their text, and so do the audit rows of what they did.
@@ -111,7 +112,8 @@ def forget_contact(conn: sqlite3.Connection, contact_id: int, *, now: datetime,
     - Pledges are kept as anonymous quantities: an order's totals, its groups' totals and
       what the buyer and leaders were told are sums of the pledges, and a buyer who was
       promised 200 bags must still see 200. They hold an order, a group, a quantity and
-      the anonymous contact id, nothing that names the person.
+      the anonymous contact id, nothing that names the person. Answers to pools too, with
+      the name they gave emptied (a leader's list already sent keeps it until pruned).
     - An audit row 'forget' records that it happened, by whom (`actor_id`: the admin, the
       person, or NULL for the command line), with the counts and nothing else.
 
@@ -249,11 +251,18 @@ def _erase(conn: sqlite3.Connection, contact_id: int, phone: str, now: datetime)
         "subscriptions": run("DELETE FROM subscriptions WHERE contact_id = ?", contact_id),
         "memberships": run("DELETE FROM memberships WHERE contact_id = ?", contact_id),
         "roles": run("DELETE FROM roles WHERE contact_id = ?", contact_id)
-        + run("DELETE FROM agents WHERE contact_id = ?", contact_id),
+        + run("DELETE FROM agents WHERE contact_id = ?", contact_id)
+        + run("DELETE FROM suppliers WHERE contact_id = ?", contact_id),
         "confirmations": run("DELETE FROM confirmations WHERE contact_id = ?", contact_id),
         "pledges_kept": int(conn.execute("SELECT COUNT(*) FROM pledges WHERE contact_id = ?",
-                                         (contact_id,)).fetchone()[0]),
+                                         (contact_id,)).fetchone()[0])
+        + int(conn.execute("SELECT COUNT(*) FROM pool_pledges WHERE contact_id = ?",
+                           (contact_id,)).fetchone()[0]),
     }
+    # Answers to pools stay as quantities (the leader's totals hold), without the name.
+    run("UPDATE pool_pledges SET name = '' WHERE contact_id = ? AND name != ''", contact_id)
+    run("UPDATE supplies SET status = 'withdrawn' WHERE supplier_id = ? AND status = 'open'",
+        contact_id)
     run("UPDATE contacts SET phone = ?, language = NULL, home_market_id = NULL, opted_out = 1,"
         " opted_out_at = COALESCE(opted_out_at, ?), opt_out_source = COALESCE(opt_out_source,"
         " 'forgotten'), forgotten_at = ?, updated_at = ? WHERE id = ?",
