@@ -58,3 +58,9 @@ def test_every_command_has_a_one_sms_help_text_in_every_language():
         for name in names:
             explained = text(language, f"help_{name}")
             assert count(explained).segments == 1, (language, name, explained)
+
+
+def test_no_command_word_is_read_inside_a_pool_or_an_offer():
+    from handlers.pool_grammar import FROM_WORDS, PACK_UNITS
+
+    assert not (set(FROM_WORDS) | set(PACK_UNITS)) & set(owners())

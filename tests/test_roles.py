@@ -56,6 +56,12 @@ TABLE: dict[str, tuple[str, dict[str, str | None] | str]] = {
     # (tests/test_agents.py plays the agents' side).
     "rpt": ("RPT MAIZE NAKURU 3400 90KG", {role: "Only registered market agents"
                                            for role in ROLES}),
+    # Group purchases: any leader opens one for their own group (tests/test_pools.py plays
+    # answers, closing and the suppliers' side); suppliers are registered by an admin.
+    "pool": ("POOL DAP 50KG @3200", {
+        "stranger": LEADER_ONLY, "member": LEADER_ONLY, "leader": None, "far leader": None,
+        "far member": LEADER_ONLY, "buyer": LEADER_ONLY, "other buyer": LEADER_ONLY}),
+    "supply": ("SUPPLY DAP 50KG @3200", {role: "Only registered suppliers" for role in ROLES}),
     "help": ("HELP", EVERYONE), "stop": ("STOP", EVERYONE), "start": ("START", EVERYONE),
     "yes": ("YES", EVERYONE), "price": ("PRICE MAIZE NAKURU", EVERYONE),
     "standards": ("STD MAIZE", EVERYONE), "reg": ("REG NAKURU", EVERYONE),

@@ -33,6 +33,10 @@ LONG = {
     "messages": "10,000", "left": "1,000", "limit": "1,000", "cost": ", about KES 123,456",
     "which": "Kipengele 5: ", "published": "5", "held": "5",
     "why": "far from recent prices, not your market, approval",
+    "product": "MAIZE SEED H614D HYBRID", "what": "MAIZE SEED H614D HYBRID 25kg",
+    "tiers": "KES 3,200; 3,000 from 100; 2,900 from 500", "supplier": "Nakuru Agrovet Supplies",
+    "goods": "1,250 x DAP 50kg", "price": "3,400", "next_price": "3,000",
+    "next_quantity": "1,000",
 }
 # Keys that are parts of replies (not whole replies) and keys that may need 2-3 segments.
 FRAGMENTS = {"thousands_sep", "months", "trend_up", "trend_down", "trend_same", "type_retail",
@@ -42,7 +46,11 @@ FRAGMENTS = {"thousands_sep", "months", "trend_up", "trend_down", "trend_same", 
              "order_by", "order_at", "order_a_buyer", "status_closed", "status_expired",
              "summary_no_offers", "confirm_money", "confirm_replaced", "rpt_item",
              "rpt_published", "rpt_withdrawn", "rpt_waits", "rpt_why_outlier",
-             "rpt_why_unassigned", "rpt_why_approval", "source_agent"}
+             "rpt_why_unassigned", "rpt_why_approval", "source_agent",
+             "pool_step", "pool_list", "pool_list_supplier", "supply_replaced",
+             # long forms sent only when they fit, else their _short (tests/test_pools.py)
+             "pool_opened", "pool_opened_supplier", "pool_invite", "pool_status",
+             "supply_posted"}
 
 
 def fields(template: str) -> set[str]:
