@@ -1,13 +1,14 @@
 """The POOL and SUPPLY grammar: `POOL DAP 50KG @3200 100+@3000 BY 2027-01-15 FROM AGROVET`.
 
-    POOL   [<group>] <product...> [<pack>] [@<price> [<from>+@<price>]...] [BY <date>] [FROM <supplier...>]
+    POOL   [<group>] <product...> [<pack>] [@<price> [<from>+@<price>]...] [BY <date>]
+           [FROM <supplier...>]
     POOL   [<group>] <offer id> [BY <date>]
     SUPPLY <product...> [<pack>] @<price> [<from>+@<price>]... [BY <date>]
 
 - product: the words up to the first marker: DAP, CAN, MAIZE SEED H614.
 - pack: the size of one unit, last before the markers: 50KG, 50 KG, 25KG, 20L, 500ML, 1T.
-  Members then count packs ("3 x 50kg"). Without one, a unit word ends the product
-  (DAP BAGS: bags) or else the product itself is counted, as in ORDER.
+  Members then count packs ("3 x DAP 50kg"). Without one, a unit word ends the product
+  (DAP BAGS: bags) or else the product itself is counted (CRATES), as in ORDER.
 - @3200, @KES3200, @3200 KES: the price of one unit (ORDER's reader of prices).
 - 100+@3000 (or 100+ @3000): from 100 units in the whole pool, each costs 3,000. Up to
   MAX_STEPS steps after the price, each from more units and cheaper than the one before.
@@ -52,7 +53,7 @@ Tiers = tuple[tuple[float, float], ...]
 @dataclass(frozen=True, slots=True)
 class PoolRequest:
     product: str                      # as typed, folded
-    unit: str                         # what is counted: "x 50kg", "bags", or the product
+    unit: str                         # what is counted: "x 50kg", "bags", or the product (CRATES)
     tiers: Tiers = ()                 # (from quantity, price), the first from 0; () no price
     currency: str | None = None
     close_on: date | None = None
@@ -94,9 +95,11 @@ def _product_and_unit(words: list[str]) -> tuple[str, str]:
     product = " ".join(words)
     if not product:
         raise GrammarError("pool_no_product")
+    if not product.isascii():   # it is repeated in every reply: keep them GSM-7
+        raise GrammarError("pool_bad_product")
     if len(product) > MAX_PRODUCT:
         raise GrammarError("pool_long_product", max=str(MAX_PRODUCT))
-    return product, f"x {pack}" if pack else (unit or product.lower())
+    return product, f"x {pack}" if pack else (unit or product)
 
 
 def _sized_pack(words: list[str]) -> bool:

@@ -241,7 +241,7 @@ def name_of(words: list[str]) -> str | None:
     bare = unicodedata.normalize("NFKD", " ".join(words))
     kept = "".join(ch for ch in bare if ch.isascii() and (ch.isalpha() or ch in " .-'"))
     name = " ".join(kept.split())[:MAX_NAME].strip()
-    return name or None
+    return name if any(ch.isalpha() for ch in name) else None
 
 
 def make_answer(ctx: Context, found: Pool, amount: float, name: str | None) -> str:

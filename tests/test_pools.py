@@ -179,10 +179,12 @@ def test_a_pool_from_opening_to_the_purchase_list(client, conn):
     assert pools_db.by_code(conn, code).price == 2900
     assert say(client, f"OFFER {code} 5", MARY) == (
         f"Pool {code} is closed; it takes no more answers.")
-    assert say(client, f"CLOSE {code}", LEADER) == f"Pool {code} is closed; it takes no more answers."
+    assert say(client, f"CLOSE {code}", LEADER) == (
+        f"Pool {code} is closed; it takes no more answers.")
     actions = [row[0] for row in conn.execute(
         "SELECT action FROM audit WHERE json_extract(detail, '$.pool') = ?", (code,))]
-    assert actions.count("pool_pledge") == 8 and {"pool", "pool_sent", "pool_closed"} <= set(actions)
+    assert actions.count("pool_pledge") == 8
+    assert {"pool", "pool_sent", "pool_closed"} <= set(actions)
     kinds = {row[0] for row in conn.execute("SELECT kind FROM outbox WHERE inbound_id IS NULL")}
     assert kinds == {"pool"} and "pool" in HELD_KINDS   # they wait out quiet hours
 
@@ -362,6 +364,8 @@ def test_supply_mistakes_are_named(client, conn, message, expected):
                                  " leave FROM out."),
     ("POOL MAIZE SEED HYBRID H614D LONG NAME 2KG @700", "The product name is too long: at most"
                                                         " 24 letters."),
+    ("POOL \u0414\u0410\u041f 50KG @3200", "Write the product in Latin letters and digits,"
+                                           " e.g. DAP or MAIZE SEED."),
 ])
 def test_pool_mistakes_name_the_part_and_store_nothing(client, conn, message, expected):
     setup(conn)
@@ -391,8 +395,9 @@ def test_answers_read_quantities_as_people_write_them(client, conn):
     assert "you want 2.5 MAIZE SEED bags" in say(client, f"OFFER {code} 2,5", JOHN)
     pack = code_in(say(client, "POOL DAP 50KG @3200", LEADER))
     assert "you want 3 x DAP 50kg" in say(client, f"OFFER {pack} 2.5", ANNE)   # whole packs
+    say(client, f"OFFER {code} 4 - 07 !", ANNE)          # no letters: no name
     assert [a.name for a in pools_db.answers(conn, pools_db.by_code(conn, code).id)] == [
-        "Mary", ""]
+        "Mary", "", ""]
 
 
 def test_a_leader_of_two_groups_names_one(client, conn):
@@ -506,7 +511,7 @@ def test_the_grammar_reads_packs_steps_and_suppliers():
     assert read.tiers == ((0, 3200), (100, 3000), (1000, 2900))
     assert parse("CAN 50KG BAGS @3000", today).unit == "x 50kg"
     assert parse("MAIZE SEED BAGS @700", today).unit == "bags"
-    assert parse("CRATES @250", today).unit == "crates"
+    assert parse("CRATES @250", today).unit == "CRATES"
     assert parse("OIL 0,5L @300", today).unit == "x 0.5L"
     with pytest.raises(GrammarError) as error:
         parse("DAP @3200 FROM AGROVET", today, allow_supplier=False)
@@ -584,6 +589,9 @@ def test_admin_cli_suppliers_and_pools(config, conn, tmp_path):
     too_long = runner.invoke(main, ["suppliers", "add", "0700000104", "--name", "X" * 25,
                                     "--config", str(path)])
     assert too_long.exit_code == 2 and "1 to 24 characters" in too_long.output
+    not_gsm = runner.invoke(main, ["suppliers", "add", "0700000104", "--name", "Agro \u0414",
+                                   "--config", str(path)])
+    assert not_gsm.exit_code == 2 and "GSM-7" in not_gsm.output
     assert "is no longer a supplier" in run("suppliers", "remove", "0700000103")
     assert "was not a supplier" in run("suppliers", "remove", "0700000103")
 

@@ -247,6 +247,7 @@ TEXTS = {
     "pool_usage": "Send e.g. POOL DAP 50KG @3200 100+@3000 BY 15/01, or POOL and a supplier's offer id. HELP POOL explains.",
     "pool_which_group": "You lead {codes}. Send POOL, the group code, then the rest, e.g. POOL {code} DAP 50KG @3200.",
     "pool_no_product": "Which product? Start with it: POOL DAP 50KG @3200 ...",
+    "pool_bad_product": "Write the product in Latin letters and digits, e.g. DAP or MAIZE SEED.",
     "pool_bad_pack": "We could not read the pack {word}. Write its size with the unit, e.g. 50KG or 20L.",
     "pool_long_product": "The product name is too long: at most {max} letters.",
     "pool_step_first": "Give the price before the step {word}, e.g. @3200 100+@3000.",

@@ -251,6 +251,7 @@ TEXTS = {
     "pool_usage": "Envoyez ex. GROUPAGE DAP 50KG @3200 100+@3000 AVANT 15/01, ou GROUPAGE et le code d'une offre de fournisseur. AIDE GROUPAGE explique.",
     "pool_which_group": "Vous dirigez {codes}. Envoyez GROUPAGE, le code du groupe puis le reste, ex. GROUPAGE {code} DAP 50KG @3200.",
     "pool_no_product": "Quel produit? Commencez par lui: GROUPAGE DAP 50KG @3200 ...",
+    "pool_bad_product": "Ecrivez le produit en lettres latines et chiffres, ex. DAP ou MAIS SEMENCE.",
     "pool_bad_pack": "Conditionnement illisible: {word}. Ecrivez sa taille avec l'unité, ex. 50KG ou 20L.",
     "pool_long_product": "Le nom du produit est trop long: {max} lettres au plus.",
     "pool_step_first": "Donnez le prix avant le palier {word}, ex. @3200 100+@3000.",

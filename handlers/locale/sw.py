@@ -246,6 +246,7 @@ TEXTS = {
     "pool_usage": "Tuma mfano CHANGA DAP 50KG @3200 100+@3000 KABLA 15/01, au CHANGA na nambari ya ofa ya msambazaji. MSAADA CHANGA hueleza.",
     "pool_which_group": "Unaongoza {codes}. Tuma CHANGA, nambari ya kikundi, kisha mengine, mfano CHANGA {code} DAP 50KG @3200.",
     "pool_no_product": "Bidhaa gani? Anza nayo: CHANGA DAP 50KG @3200 ...",
+    "pool_bad_product": "Andika bidhaa kwa herufi za Kilatini na tarakimu, mfano DAP au MBEGU ZA MAHINDI.",
     "pool_bad_pack": "Hatukusoma kifurushi {word}. Andika ukubwa wake na kipimo, mfano 50KG au 20L.",
     "pool_long_product": "Jina la bidhaa ni refu mno: herufi {max} tu.",
     "pool_step_first": "Toa bei kabla ya ngazi {word}, mfano @3200 100+@3000.",

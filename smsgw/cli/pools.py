@@ -20,6 +20,7 @@ from db import pools as pools_db
 from db import suppliers as suppliers_db
 from db.timeutil import utcnow
 from handlers.phone import parse_phone
+from handlers.segments import is_gsm7
 from smsgw import config as configuration
 from smsgw.cli.common import database, show_numbers, shown, with_config
 
@@ -65,6 +66,9 @@ def suppliers_add(config: configuration.Config, phone: str, name: str, products:
     name = " ".join(name.split())
     if not name or len(name) > MAX_NAME:
         raise click.BadParameter(f"give a name of 1 to {MAX_NAME} characters", param_hint="--name")
+    if not is_gsm7(name):   # one letter outside GSM-7 would double every SMS naming them
+        raise click.BadParameter("use only letters of the SMS alphabet (GSM-7)",
+                                 param_hint="--name")
     with database(config) as conn, db.transaction(conn):
         wanted = [p for p in (canonical_product(conn, part) for part in
                               products.replace(";", ",").split(",")) if p]
