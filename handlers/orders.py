@@ -31,7 +31,7 @@ from db import groups as groups_db
 from db import orders as orders_db
 from db.groups import Group
 from db.orders import Order
-from handlers import price
+from handlers import localize, price
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient, pack
 from handlers.order_grammar import GrammarError, OrderRequest, number, parse
@@ -56,9 +56,8 @@ CLOSE_WORDS = {"en": frozenset({"CLOSE"}), "sw": frozenset({"FUNGA"}),
 
 
 def quantity(ctx: Context, amount: float) -> str:
-    """200 -> '200', 1500 -> '1,500', 2.5 -> '2.5'."""
-    text = f"{amount:,.0f}" if float(amount).is_integer() else f"{amount:,.1f}"
-    return text.replace(",", ctx.t("thousands_sep"))
+    """200 -> '200', 1500 -> '1,500', 2.5 -> '2.5' ('2,5' in French)."""
+    return localize.number(ctx.language, amount, 0 if float(amount).is_integer() else 1)
 
 
 def product_name(ctx: Context, product: str) -> str:

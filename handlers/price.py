@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from db import contacts
+from handlers import localize
 from handlers.messages import Context, Reply
 from handlers.router import Command, Router
 from handlers.segments import fits
@@ -102,12 +103,9 @@ def unit_text(unit: str) -> str:
 
 
 def money(ctx: Context, amount: float) -> str:
-    """3200 -> '3,200' (or '3 200' in French); 35.5 -> '35.50'; 30 -> '30'."""
-    if abs(amount) >= 100 or float(amount).is_integer():
-        text = f"{amount:,.0f}"
-    else:
-        text = f"{amount:,.2f}"
-    return text.replace(",", ctx.t("thousands_sep"))
+    """3200 -> '3,200' (or '3 200' in French); 35.5 -> '35.50' ('35,50'); 30 -> '30'."""
+    whole = abs(amount) >= 100 or float(amount).is_integer()
+    return localize.number(ctx.language, amount, 0 if whole else 2)
 
 
 def day(ctx: Context, when: date) -> str:
@@ -182,7 +180,8 @@ def no_data(ctx: Context, commodity: Match, market: Named) -> str:
     name = display_name(commodity.items, ctx)
     if not near:
         return ctx.t("no_data", commodity=name, market=market.name)
-    listed = ", ".join(p.name if km is None else f"{p.name} {km:.0f}km" for p, km in near)
+    listed = ", ".join(p.name if km is None else f"{p.name} {localize.number(ctx.language, km)}km"
+                       for p, km in near)
     return ctx.t("no_data_near", commodity=name, market=market.name, markets=listed)
 
 

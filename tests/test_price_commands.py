@@ -77,7 +77,7 @@ def test_swahili_keyword_alias_and_typo(client, text):
 def test_french_with_accent_and_contact_language(client):
     say(client, "LANGUE FR")
     reply = say(client, "PRIX MAÏS NAKURU")
-    assert reply.startswith("Mais, Nakuru, 15 avr. 2022: gros KES 35.88/kg (hausse 0.57).")
+    assert reply.startswith("Mais, Nakuru, 15 avr. 2022: gros KES 35,88/kg (hausse 0,57).")
 
 
 @pytest.mark.parametrize("text", ["PRICE MAIZ NAKURU", "price maize nakru", "PRICE MAIZE NAKUR",

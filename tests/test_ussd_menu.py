@@ -64,7 +64,7 @@ WORDS = {
            "standards": "Normes des acheteurs", "market": "Mon marché", "maize": "Mais",
            "products": "Prix: choisissez un produit ou tapez son nom",
            "markets": "Mais: choisissez un marché ou tapez son nom",
-           "answer": "Mais, Nakuru, 15 avr. 2022: gros KES 35.88/kg (hausse 0.57).",
+           "answer": "Mais, Nakuru, 15 avr. 2022: gros KES 35,88/kg (hausse 0,57).",
            "sms": "Recevoir par SMS", "sent": "Envoyé. Vous le recevrez bientot par SMS.",
            "invalid": "Choix invalide.", "start": "Ceci est le menu principal.",
            "nav1": "98 Suite  0 Retour", "nav2": "98 Suite  0 Retour  00 Accueil",

@@ -20,6 +20,7 @@ TEXTS = {
     ),
     "error": "Désolé, une erreur est survenue chez nous. Merci de réessayer plus tard.",
     "thousands_sep": " ",
+    "decimal_sep": ",",
     "months": "janv. févr. mars avr. mai juin juil. aout sept. oct. nov. déc.",
     "trend_up": "hausse {amount}",
     "trend_down": "baisse {amount}",

@@ -15,6 +15,7 @@ TEXTS = {
     ),
     "error": "Samahani, kuna hitilafu upande wetu. Tafadhali jaribu tena baadaye.",
     "thousands_sep": ",",
+    "decimal_sep": ".",
     "months": "Jan Feb Mac Apr Mei Jun Jul Ago Sep Okt Nov Des",
     "trend_up": "juu {amount}",
     "trend_down": "chini {amount}",
