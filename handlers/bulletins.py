@@ -57,7 +57,7 @@ class Renderer(Wording):
         if key not in self._lines:
             name = price.display_name(line.commodity.items, ctx)
             text = (f"{name} {quote.market} {quote.currency} {price.money(ctx, quote.price)}"
-                    f"/{price.unit_text(quote.unit)}{_mark(ctx, quote.change)}")
+                    f"/{price.unit_text(quote.unit, ctx)}{_mark(ctx, quote.change)}")
             if quote.date != newest:
                 text += f" ({quote.date.day} {ctx.t('months').split()[quote.date.month - 1]})"
             self._lines[key] = text

@@ -11,7 +11,7 @@ from handlers.messages import Context, Reply
 from handlers.router import Command, Router
 from handlers.segments import fits
 from prices import quotes
-from prices.catalog import Catalog, Match, MatchKind, Named, catalog_for, local_name
+from prices.catalog import Catalog, Match, MatchKind, Named, catalog_for
 from prices.folding import phrase
 
 PRICE_WORDS = {"en": frozenset({"PRICE", "PRICES"}), "sw": frozenset({"BEI"}),
@@ -25,7 +25,6 @@ LANGUAGE_NAMES = {
     "sw": {"SW", "SWA", "SWAHILI", "KISWAHILI"},
     "fr": {"FR", "FRA", "FRENCH", "FRANCAIS", "KIFARANSA"},
 }
-UNITS = {"KG": "kg", "L": "litre", "UNIT": "unit", "HEAD": "head", "BUNCH": "bunch"}
 BARE_MIN_SCORE = 88  # a message without PRICE must name things clearly to be read as one
 
 
@@ -86,20 +85,15 @@ def _score(match: Match) -> float:
 
 def display_name(items: tuple[Named, ...], ctx: Context | None = None) -> str:
     """'Maize' for the maize group, 'Maize (white)' for one; 'Mahindi' for a Swahili reader."""
-    base = items[0].name.split("(")[0].strip()
-    local = local_name(ctx.conn, base, ctx.language) if ctx and ctx.language != "en" else None
-    if local:
-        return local if len(items) > 1 or "(" not in items[0].name else \
-                f"{local} ({items[0].name.split('(', 1)[1]}"
-    return items[0].name if len(items) == 1 else base
+    conn, language = (ctx.conn, ctx.language) if ctx else (None, localize.SOURCE_LANGUAGE)
+    if len(items) > 1:
+        return localize.base(conn, language, items[0].name)
+    return localize.commodity(conn, language, items[0].name)
 
 
-def unit_text(unit: str) -> str:
-    """'90 KG' -> '90kg', 'L' -> 'litre', '500 ML' -> '500ml'."""
-    folded = unit.strip().upper()
-    if folded in UNITS:
-        return UNITS[folded]
-    return folded.replace(" ", "").lower()
+def unit_text(unit: str, ctx: Context | None = None) -> str:
+    """'90 KG' -> '90kg', 'L' -> 'litre' ('lita' for a Swahili reader), '500 ML' -> '500ml'."""
+    return localize.unit(ctx.language if ctx else localize.SOURCE_LANGUAGE, unit)
 
 
 def money(ctx: Context, amount: float) -> str:
@@ -127,13 +121,12 @@ def trend(ctx: Context, quote: quotes.Quote) -> str:
 
 def quote_text(ctx: Context, quote: quotes.Quote, group: bool) -> str:
     """'wholesale KES 3,200/90kg (up 50)', naming the variety when the answer covers a group."""
-    variety = ""
-    if group and "(" in quote.commodity:
-        variety = " " + quote.commodity.split("(", 1)[1].rstrip(")").split(",")[0].strip().lower()
+    label = localize.variety(ctx.conn, ctx.language, quote.commodity) if group else ""
+    variety = f" {label}" if label else ""
     kind = ctx.t(f"type_{quote.price_type}") if quote.price_type in ("retail", "wholesale") \
         else quote.price_type
-    return (f"{kind}{variety} {quote.currency} {money(ctx, quote.price)}/{unit_text(quote.unit)}"
-            f"{trend(ctx, quote)}")
+    return (f"{kind}{variety} {quote.currency} {money(ctx, quote.price)}"
+            f"/{unit_text(quote.unit, ctx)}{trend(ctx, quote)}")
 
 
 def age_text(ctx: Context, newest: date) -> str:
@@ -197,7 +190,7 @@ def best_answer(ctx: Context, commodity: Match) -> str:
     for count in (3, 2, 1):
         listed = ", ".join(f"{q.market} {money(ctx, q.price)}" for q in best[:count])
         reply = ctx.t("best", commodity=name, kind=kind, currency=first.currency,
-                      unit=unit_text(first.unit), date=day(ctx, first.date), markets=listed,
+                      unit=unit_text(first.unit, ctx), date=day(ctx, first.date), markets=listed,
                       keyword=ctx.t("price_keyword"), name=phrase(name))
         if fits(reply):
             return reply
@@ -248,7 +241,8 @@ def freshest(ctx: Context, commodity: Match, market: Match) -> Named:
 
 def popular_names(ctx: Context) -> str:
     """A few commodity names people can try."""
-    names = [n.split("(")[0].strip().lower() for n in quotes.popular_commodities(ctx.conn, 12)]
+    names = [localize.base(ctx.conn, ctx.language, n).lower()
+             for n in quotes.popular_commodities(ctx.conn, 12)]
     return ", ".join(list(dict.fromkeys(names))[:5])
 
 
