@@ -58,7 +58,8 @@ WORDS = {
            "not_found": "Haikupatikana, jaribu tena.", "which": "Ipi?",
            "best": "Bei za juu", "mine": "Soko langu: Nakuru", "yes": "Ndiyo",
            "reg_done": "Soko lako sasa ni {}. Tuma BEI MAHINDI kupata bei ya mahindi huko.",
-           "std_start": "MAIZE, East Africa Exchange grades", "source": "Chanzo: EAX"},
+           "std_start": "Kwa Kiingereza: MAIZE, East Africa Exchange grades",
+           "source": "Chanzo: EAX"},
     "fr": {"language": "Francais", "lang_done": "Vous recevrez maintenant les réponses en francais.",
            "home": "Bienvenue. Répondez par un numéro:", "prices": "Prix des marchés",
            "standards": "Normes des acheteurs", "market": "Mon marché", "maize": "Mais",
@@ -71,7 +72,7 @@ WORDS = {
            "not_found": "Introuvable, réessayez.", "which": "Lequel?",
            "best": "Meilleurs prix", "mine": "Mon marché: Nakuru", "yes": "Oui",
            "reg_done": "Votre marché est maintenant {}. Envoyez PRIX MAIS pour son prix du mais.",
-           "std_start": "MAIZE, East Africa Exchange grades", "source": "Source: EAX"},
+           "std_start": "En anglais: MAIZE, East Africa Exchange grades", "source": "Source: EAX"},
 }
 LANGUAGES = sorted(WORDS)
 

@@ -48,6 +48,7 @@ TEXTS = {
     "lang_usage": "Send LANG EN for English, LANG SW for Kiswahili or LANG FR for French.",
     "lang_done": "You will now get replies in English.",
     "std_source": "Src: {source}",
+    "std_english": "In English:",
     "std_list": "Standards by SMS for: {products}. Send STD and a product, e.g. STD {example}",
     "std_unknown": "No standard for {query}. We have: {products}. Send e.g. STD {example}",
     "std_choose": "Which did you mean: {products}? Send e.g. STD {example}",

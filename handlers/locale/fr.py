@@ -52,6 +52,7 @@ TEXTS = {
     "lang_usage": "Envoyez LANGUE FR pour le francais, LANGUE EN pour l'anglais, LANGUE SW pour le swahili.",
     "lang_done": "Vous recevrez maintenant les réponses en francais.",
     "std_source": "Source: {source}",
+    "std_english": "En anglais:",
     "std_list": "Normes par SMS pour: {products}. Envoyez NORME et un produit, ex. NORME {example}",
     "std_unknown": "Pas de norme pour {query}. Nous avons: {products}. Ex: NORME {example}",
     "std_choose": "Vous voulez dire: {products}? Envoyez par ex. NORME {example}",

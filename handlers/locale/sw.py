@@ -47,6 +47,7 @@ TEXTS = {
     "lang_usage": "Tuma LUGHA SW kwa Kiswahili, LUGHA EN kwa Kiingereza au LUGHA FR kwa Kifaransa.",
     "lang_done": "Sasa utapokea majibu kwa Kiswahili.",
     "std_source": "Chanzo: {source}",
+    "std_english": "Kwa Kiingereza:",
     "std_list": "Viwango vya bidhaa kwa SMS: {products}. Tuma VIWANGO na bidhaa, mfano VIWANGO {example}",
     "std_unknown": "Hakuna kiwango cha {query}. Tuna viwango vya: {products}. Mfano: VIWANGO {example}",
     "std_choose": "Ulimaanisha ipi: {products}? Tuma mfano VIWANGO {example}",
