@@ -21,6 +21,7 @@ from handlers.messages import Context
 from handlers.notify import Wording, pack
 from handlers.segments import count
 from prices.bulletins import Line, Text
+from prices.quotes import Quote
 from prices.folding import phrase
 from prices.standards import Standard
 
@@ -57,9 +58,10 @@ class Renderer(Wording):
         if key not in self._lines:
             name = price.display_name(line.commodity.items, ctx)
             text = (f"{name} {quote.market} {quote.currency} {price.money(ctx, quote.price)}"
-                    f"/{price.unit_text(quote.unit, ctx)}{_mark(ctx, quote.change)}")
-            if quote.date != newest:
-                text += f" ({quote.date.day} {ctx.t('months').split()[quote.date.month - 1]})"
+                    f"/{price.unit_text(quote.unit, ctx)}{_mark(ctx, quote.change)}"
+                    f"{_since(ctx, quote)}")
+            if quote.date != newest:   # its own date, with the year when not this year's
+                text += f" ({price.day(ctx, quote.date)})"
             self._lines[key] = text
         return self._lines[key]
 
@@ -77,6 +79,13 @@ def _mark(ctx: Context, change: float | None) -> str:
     if abs(change) < 0.005:
         return " ="
     return f" {'+' if change > 0 else '-'}{price.money(ctx, abs(change))}"
+
+
+def _since(ctx: Context, quote: Quote) -> str:
+    """' since Sep' after a trend mark: a change means nothing without its period."""
+    if quote.change is None or quote.previous_date is None:
+        return ""
+    return f" {ctx.t('since_word')} {price.since(ctx, quote)}"
 
 
 def _text(text: str) -> Text:

@@ -20,21 +20,17 @@ from typing import Any
 from db import contacts
 from db import groups as groups_db
 from db.groups import Group
-from handlers import localize
+from handlers import keywords, localize
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient
 from handlers.phone import display_phone, parse_phone
 from handlers.router import Command, Router
 from prices.folding import fold
 
-JOIN_WORDS = {"en": frozenset({"JOIN"}), "sw": frozenset({"JIUNGE"}),
-              "fr": frozenset({"REJOINDRE", "ADHERER"})}
-LEAVE_WORDS = {"en": frozenset({"LEAVE"}), "sw": frozenset({"TOKA"}),
-               "fr": frozenset({"QUITTER"})}
-APPROVE_WORDS = {"en": frozenset({"APPROVE", "ACCEPT"}), "sw": frozenset({"KUBALI"}),
-                 "fr": frozenset({"APPROUVER"})}
-BCAST_WORDS = {"en": frozenset({"BCAST", "BROADCAST"}), "sw": frozenset({"TANGAZA"}),
-               "fr": frozenset({"DIFFUSER"})}
+JOIN_WORDS = keywords.words("join")
+LEAVE_WORDS = keywords.words("leave")
+APPROVE_WORDS = keywords.words("approve")
+BCAST_WORDS = keywords.words("bcast")
 
 
 def code_of(word: str) -> str:

@@ -1,4 +1,12 @@
-"""Opt-out, opt-in and help keywords per language, matched on a single-word message only.
+"""Every command word, per language, in one table: opt-out, opt-in and help keywords, and
+the keywords of each command (the first word of a message).
+
+A word means one thing whatever the language: tests/test_keywords.py checks that no word
+of one command is a word of another, an opt-out or opt-in word, or a word the ORDER grammar
+reads inside a message. Commands take their words from COMMANDS by name; adding a command
+means adding its row here first.
+
+Opt-out, opt-in and help keywords are matched on a single-word message only.
 
 English follows Twilio's and the CTIA's default sets (see shared reference, section 5).
 French: ARRET / ARRETE (Twilio and AWS also treat these as opt-out), DESABONNER, STOP stays
@@ -26,6 +34,39 @@ HELP = {
     "fr": frozenset({"AIDE"}),
     "sw": frozenset({"MSAADA", "SAIDIA"}),
 }
+
+
+def _words(en: str, sw: str, fr: str) -> dict[str, frozenset[str]]:
+    return {"en": frozenset(en.split()), "sw": frozenset(sw.split()), "fr": frozenset(fr.split())}
+
+
+# The first word of a message, per command. Words to avoid for new commands (they already
+# mean something): ACCEPT and KUBALI (APPROVE), ONDOA and RETIRER (UNSUB), FUATA and SUIVRE
+# (SUB), CANCEL and END (opt out), YES, OUI, NDIYO (confirm).
+COMMANDS: dict[str, dict[str, frozenset[str]]] = {
+    "price": _words("PRICE PRICES", "BEI", "PRIX"),
+    "reg": _words("REG REGISTER MARKET", "SAJILI SOKO", "INSCRIRE MARCHE"),
+    "lang": _words("LANG LANGUAGE", "LUGHA", "LANGUE"),
+    "std": _words("STD STANDARD STANDARDS", "STD VIWANGO KIWANGO", "STD NORME NORMES"),
+    "sub": _words("SUB SUBSCRIBE FOLLOW", "FUATA", "SUIVRE ABONNER"),
+    "unsub": _words("UNSUB UNFOLLOW", "ONDOA", "RETIRER"),
+    "my": _words("MY MINE", "ZANGU", "MES"),
+    "join": _words("JOIN", "JIUNGE", "REJOINDRE ADHERER"),
+    "leave": _words("LEAVE", "TOKA", "QUITTER"),
+    "approve": _words("APPROVE ACCEPT", "KUBALI", "APPROUVER"),
+    "bcast": _words("BCAST BROADCAST", "TANGAZA", "DIFFUSER"),
+    "order": _words("ORDER", "AGIZO", "COMMANDE"),
+    "fwd": _words("FWD FORWARD", "SAMBAZA", "TRANSFERER"),
+    "offer": _words("OFFER PLEDGE", "AHADI", "OFFRE"),
+    "close": _words("CLOSE", "FUNGA", "FERMER"),
+    "forget": _words("FORGET", "SAHAU", "OUBLIER"),
+    "rpt": _words("RPT REPORT", "RIPOTI", "RELEVE"),
+}
+
+
+def words(command: str) -> dict[str, frozenset[str]]:
+    """A command's keywords per language, from COMMANDS."""
+    return COMMANDS[command]
 
 
 def all_words(table: dict[str, frozenset[str]]) -> frozenset[str]:

@@ -16,6 +16,7 @@ from typing import Any
 from db import outbox
 from db.contacts import Contact
 from handlers.messages import Context
+from prices import countries
 from handlers.segments import count, fits
 
 Render = Callable[[Context], "str | list[str]"]
@@ -95,7 +96,7 @@ class Outbox(Wording):
         batch: list[outbox.Outgoing] = []
         for person in recipients:
             done.opted_out += person.opted_out
-            language = person.language or self.default_language
+            language = person.language or countries.language_of(self.settings, person.phone)
             if language not in rendered:
                 texts = render(self.context(language))
                 texts = [texts] if isinstance(texts, str) else texts

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from prices.folding import fold
 
@@ -43,6 +44,14 @@ MONTHS = {name: number for number, names in enumerate(
      ("MAY", "MAI", "MEI"), ("JUN", "JUIN"), ("JUL", "JUIL"), ("AUG", "AOUT", "AGO"),
      ("SEP", "SEPT"), ("OCT", "OKT"), ("NOV",), ("DEC", "DES")], start=1) for name in names}
 _NUMBER = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$")
+# A quantity as people write it: a separator followed by exactly three digits groups
+# thousands (1,000  1.000  1 000  12,500,000), any other separator is the decimal mark
+# (1.5  1,5  0.25). One of each may be mixed (1,000.5  1.000,5).
+_GROUPED = re.compile(r"^[1-9]\d{0,2}(?:(?P<sep>[,.])\d{3})(?:(?P=sep)\d{3})*(?:[,.]\d+)?$")
+_PLAIN = re.compile(r"^\d+(?:[,.]\d+)?$")
+# How finely each unit is counted: a quantity is rounded (half up) to this many decimals,
+# and one that rounds to nothing is refused. Units not listed are counted whole.
+PRECISION = {"tonnes": 2, "kg": 1, "litres": 1, "bags": 1}
 _STUCK = re.compile(r"^(\d[\d,.]*)([A-Z]+)$")
 MAX_QUANTITY = 10_000_000
 
@@ -76,6 +85,49 @@ def number(word: str) -> float | None:
     return float(found.group(1).replace(",", "") + (f".{found.group(2)}" if found.group(2) else ""))
 
 
+def read_quantity(words: list[str], unit: str | None = None, *,
+                  allow_zero: bool = False) -> tuple[float, int]:
+    """The quantity the first words write (1,000 / 1 000 / 1.000 / 1,5), rounded to the
+    unit's precision, and how many words it took; GrammarError says what is wrong with it
+    (negative, zero, too big, too small for the unit, not a number)."""
+    if not words:
+        raise GrammarError("quantity_missing")
+    first = words[0]
+    if first.startswith(("-", "\u2212")):
+        raise GrammarError("quantity_negative", word=echo(first))
+    taken, text = 1, first
+    if re.fullmatch(r"\d{1,3}", first):   # 1 000 000: groups of three after a space
+        while taken < len(words) and re.fullmatch(r"\d{3}", words[taken]):
+            text += words[taken]
+            taken += 1
+    value = _decimal(text)
+    if value is None:
+        raise GrammarError("quantity_not_number", word=echo(first))
+    if value > MAX_QUANTITY:
+        raise GrammarError("quantity_too_big", word=echo(text), max=f"{MAX_QUANTITY:,}")
+    places = PRECISION.get(unit or "", 0)
+    rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if rounded == 0 and not (allow_zero and value == 0):
+        if value == 0:
+            raise GrammarError("quantity_zero")
+        raise GrammarError("quantity_too_small", word=echo(text),
+                           least=str(Decimal(1).scaleb(-places)))
+    return float(rounded), taken
+
+
+def _decimal(text: str) -> Decimal | None:
+    grouped = _GROUPED.match(text)
+    if grouped:
+        sep = grouped.group("sep")
+        decimal_mark = "," if sep == "." else "."
+        whole, _, fraction = text.partition(decimal_mark) if decimal_mark in text else \
+            (text, "", "")
+        return Decimal(whole.replace(sep, "") + (f".{fraction}" if fraction else ""))
+    if _PLAIN.match(text):
+        return Decimal(text.replace(",", "."))
+    return None
+
+
 def echo(word: str) -> str:
     """A typed word, safe to repeat in a reply: letters, digits and a few signs, short."""
     kept = "".join(ch for ch in word if ch.isascii() and (ch.isalnum() or ch in "@/-.,"))
@@ -84,18 +136,23 @@ def echo(word: str) -> str:
 
 def parse(text: str, today: date, *, currency: str, default_days: int) -> OrderRequest:
     """Read an order (the words after ORDER); raise GrammarError naming the bad part."""
+    if text.strip().startswith(("-", "\u2212")):   # folding would drop the sign
+        raise GrammarError("quantity_negative", word=echo(text.split()[0]))
     words = fold(text).split()
     if not words:
         raise GrammarError("order_usage")
-    quantity_word = words.pop(0)
-    stuck = _STUCK.match(quantity_word)
+    stuck = _STUCK.match(words[0])
     if stuck and stuck.group(2) in UNITS:
-        quantity_word = stuck.group(1)
-        words.insert(0, stuck.group(2))
-    quantity = number(quantity_word)
-    if quantity is None or not 0 < quantity <= MAX_QUANTITY:
-        raise GrammarError("order_bad_quantity", word=echo(quantity_word))
-    unit = UNITS.get(words[0]) if words else None
+        words[0:1] = [stuck.group(1), stuck.group(2)]
+    if not words[0][:1].isdigit():
+        raise GrammarError("order_bad_quantity", word=echo(words[0]))
+    # The unit decides the quantity's precision: find it after the number's words first.
+    end = 1
+    while end < len(words) and re.fullmatch(r"\d{3}", words[end]):
+        end += 1
+    unit = UNITS.get(words[end]) if end < len(words) else None
+    quantity, taken = read_quantity(words, unit)
+    del words[:taken]
     if unit:
         words.pop(0)
     product, markers = _split_product(words)
@@ -128,6 +185,8 @@ def _markers(words: list[str], today: date) -> tuple[str | None, float | None, s
         word = words.pop(0)
         if word.startswith("@"):
             price, currency = _price(word[1:] or (words.pop(0) if words else ""))
+            if currency is None and words and _is_currency(words[0]):   # @3400 KES
+                currency = words.pop(0)
         elif word.startswith(GRADE_WORDS):
             rest = next(word[len(w):] for w in GRADE_WORDS if word.startswith(w))
             # GRADE A: "A" is also the French AT, but right after GRADE it is the grade.
@@ -146,16 +205,22 @@ def _markers(words: list[str], today: date) -> tuple[str | None, float | None, s
             while words and not _is_marker(words[0]):
                 taken.append(words.pop(0))
             if not taken:
-                raise GrammarError("order_unknown_place", word="?")
+                raise GrammarError("order_no_place")
             place = " ".join(taken)
         else:
             raise GrammarError("order_unexpected", word=echo(word))
     return grade, price, currency, deliver_by, place
 
 
+def _is_currency(word: str) -> bool:
+    """KES, UGX, XOF: three letters that are not a unit or a marker of the grammar."""
+    return len(word) == 3 and word.isalpha() and word not in UNITS and not _is_marker(word)
+
+
 def _price(word: str) -> tuple[float, str | None]:
     found = re.match(r"^([A-Z]{3})?([\d,.]+)(?:/[A-Z]+)?$", word)
-    value = number(found.group(2)) if found else None
+    amount = _decimal(found.group(2)) if found else None
+    value = float(amount) if amount is not None else None
     if value is None or value <= 0:
         raise GrammarError("order_bad_price", word=echo("@" + word))
     return value, found.group(1) if found else None

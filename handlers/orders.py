@@ -31,25 +31,22 @@ from db import groups as groups_db
 from db import orders as orders_db
 from db.groups import Group
 from db.orders import Order
-from handlers import localize, price
+from handlers import keywords, localize, price
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient, pack
 from handlers.order_grammar import GrammarError, OrderRequest, number, parse
 from handlers.phone import display_phone
 from handlers.router import Command, Router
 from handlers.segments import fits
+from prices import countries
 from prices.catalog import MatchKind, catalog_for
 from prices.folding import fold, phrase
 from prices.producers import canonical_product, groups_for, singular
 
-ORDER_WORDS = {"en": frozenset({"ORDER"}), "sw": frozenset({"AGIZO"}),
-               "fr": frozenset({"COMMANDE"})}
-FWD_WORDS = {"en": frozenset({"FWD", "FORWARD"}), "sw": frozenset({"SAMBAZA"}),
-             "fr": frozenset({"TRANSFERER"})}
-OFFER_WORDS = {"en": frozenset({"OFFER", "PLEDGE"}), "sw": frozenset({"AHADI"}),
-               "fr": frozenset({"OFFRE"})}
-CLOSE_WORDS = {"en": frozenset({"CLOSE"}), "sw": frozenset({"FUNGA"}),
-               "fr": frozenset({"FERMER"})}
+ORDER_WORDS = keywords.words("order")
+FWD_WORDS = keywords.words("fwd")
+OFFER_WORDS = keywords.words("offer")
+CLOSE_WORDS = keywords.words("close")
 
 
 # ---------------------------------------------------------------------------- wording
@@ -138,13 +135,15 @@ def _fitted(ctx: Context, key: str, **values: str) -> str:
 
 def create(ctx: Context, text: str) -> Order:
     """Read and store an order from the buyer in `ctx`; GrammarError names a bad part."""
-    today = _today(ctx.settings, ctx.now)
+    country = countries.get(ctx.settings, price.country_of(ctx))   # the buyer's
+    today = ctx.now.astimezone(ZoneInfo(country.timezone)).date()
     request: OrderRequest = parse(
-        text, today, currency=str(ctx.settings["orders.currency"]),
+        text, today, currency=country.currency,
         default_days=int(ctx.settings["orders.default_days"]))
     market_id = None
     if request.place:
-        match = catalog_for(ctx.conn).markets.match(request.place)
+        match = price.exact_market(catalog_for(ctx.conn).markets_for(country.code)
+                                   .match(request.place))
         if not match.found:
             raise GrammarError("order_unknown_place", word=request.place[:20])
         market_id = match.items[0].id

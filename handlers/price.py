@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from db import contacts
-from handlers import localize
+from handlers import keywords, localize
 from handlers.messages import Context, Reply
 from handlers.router import Command, Router
 from handlers.segments import fits
 from prices import quotes
-from prices.catalog import Catalog, Match, MatchKind, Named, catalog_for
+from prices import countries
+from prices.catalog import Catalog, Index, Match, MatchKind, Named, catalog_for
 from prices.folding import phrase
+from prices.reports import AGENT_SOURCE
 
-PRICE_WORDS = {"en": frozenset({"PRICE", "PRICES"}), "sw": frozenset({"BEI"}),
-               "fr": frozenset({"PRIX"})}
-REG_WORDS = {"en": frozenset({"REG", "REGISTER", "MARKET"}), "sw": frozenset({"SAJILI", "SOKO"}),
-             "fr": frozenset({"INSCRIRE", "MARCHE"})}
-LANG_WORDS = {"en": frozenset({"LANG", "LANGUAGE"}), "sw": frozenset({"LUGHA"}),
-              "fr": frozenset({"LANGUE"})}
+PRICE_WORDS = keywords.words("price")
+REG_WORDS = keywords.words("reg")
+LANG_WORDS = keywords.words("lang")
 LANGUAGE_NAMES = {
     "en": {"EN", "ENG", "ENGLISH", "KIINGEREZA", "ANGLAIS"},
     "sw": {"SW", "SWA", "SWAHILI", "KISWAHILI"},
@@ -37,7 +36,7 @@ class Query:
 PARSED_MAX = 2048   # questions remembered per catalog
 
 
-def parse(catalog: Catalog, text: str) -> Query:
+def parse(catalog: Catalog, text: str, country: str | None = None) -> Query:
     """Split 'IRISH POTATOES WAKULIMA NAKURU' into the commodity and market meant.
 
     Every split point is tried; the one where both halves match best wins, so names of
@@ -45,17 +44,17 @@ def parse(catalog: Catalog, text: str) -> Query:
     wins ties (it counts twice its score). The answer depends on the catalog and the text
     alone, so it is kept with the catalog: people ask the same few questions.
     """
-    key = ("parse", text)
+    key = ("parse", text, country)
     found = catalog.memo.get(key)
     if found is None:
-        found = _parse(catalog, text)
+        found = _parse(catalog, text, catalog.markets_for(country))
         if len(catalog.memo) >= PARSED_MAX:
             catalog.memo.clear()
         catalog.memo[key] = found
     return found  # type: ignore[no-any-return]
 
 
-def _parse(catalog: Catalog, text: str) -> Query:
+def _parse(catalog: Catalog, text: str, markets: Index) -> Query:
     words = phrase(text).split()
     whole = " ".join(words)
     split, split_score = None, -1.0
@@ -63,7 +62,7 @@ def _parse(catalog: Catalog, text: str) -> Query:
         commodity = catalog.commodities.match(" ".join(words[:cut]))
         if commodity.kind is MatchKind.NONE:
             continue
-        market = catalog.markets.match(" ".join(words[cut:]))
+        market = markets.match(" ".join(words[cut:]))
         score = _score(commodity) + _score(market)
         if score > split_score:
             split, split_score = Query(commodity, market), score
@@ -103,30 +102,47 @@ def money(ctx: Context, amount: float) -> str:
 
 
 def day(ctx: Context, when: date) -> str:
-    """'15 Apr 2026' with the month in the contact's language."""
+    """'15 Apr' with the month in the contact's language, and the year when it is not this
+    year's ('15 Apr 2022'): a price from another year must never pass for this year's."""
     months = ctx.t("months").split()
-    return f"{when.day} {months[when.month - 1]} {when.year}"
+    shown = f"{when.day} {months[when.month - 1]}"
+    return shown if when.year == ctx.now.year else f"{shown} {when.year}"
+
+
+def since(ctx: Context, quote: quotes.Quote) -> str:
+    """When the price a trend compares with was seen: its day when it is recent ('3 Nov',
+    market reports), else its month ('Sep'), with the year when it is not this year's."""
+    before = quote.previous_date
+    if before is None:
+        return ""
+    if (quote.date - before).days <= 45:
+        return day(ctx, before)
+    month = ctx.t("months").split()[before.month - 1]
+    return month if before.year == ctx.now.year else f"{month} {before.year}"
 
 
 def trend(ctx: Context, quote: quotes.Quote) -> str:
-    """' (up 50)', ' (down 1.20)', ' (same)', or '' with no earlier price."""
+    """' (up 50 since Sep)', ' (down 1.20 since 3 Nov)', ' (no change since Sep)', or ''
+    with no earlier price."""
     change = quote.change
     if change is None:
         return ""
-    if abs(change) < 0.005:
-        return f" ({ctx.t('trend_same')})"
-    key = "trend_up" if change > 0 else "trend_down"
-    return f" ({ctx.t(key, amount=money(ctx, abs(change)))})"
+    key = "trend_same" if abs(change) < 0.005 else "trend_up" if change > 0 else "trend_down"
+    return f" ({ctx.t(key, amount=money(ctx, abs(change)), since=since(ctx, quote))})"
 
 
-def quote_text(ctx: Context, quote: quotes.Quote, group: bool) -> str:
-    """'wholesale KES 3,200/90kg (up 50)', naming the variety when the answer covers a group."""
+def quote_text(ctx: Context, quote: quotes.Quote, group: bool, dated: bool = False) -> str:
+    """'wholesale KES 3,200/90kg (up 50 since Sep)', naming the variety when the answer covers
+    a group, and its own date when the reply's quotes were not all seen the same day."""
     label = localize.variety(ctx.conn, ctx.language, quote.commodity) if group else ""
     variety = f" {label}" if label else ""
     kind = ctx.t(f"type_{quote.price_type}") if quote.price_type in ("retail", "wholesale") \
         else quote.price_type
+    when = f" {day(ctx, quote.date)}" if dated else ""
+    # A market agent's report says so: the farmer weighs it against published data.
+    source = f" {ctx.t('source_agent')}" if quote.source == AGENT_SOURCE else ""
     return (f"{kind}{variety} {quote.currency} {money(ctx, quote.price)}"
-            f"/{unit_text(quote.unit, ctx)}{trend(ctx, quote)}")
+            f"/{unit_text(quote.unit, ctx)}{source}{when}{trend(ctx, quote)}")
 
 
 def age_text(ctx: Context, newest: date) -> str:
@@ -145,21 +161,39 @@ def pick(found: list[quotes.Quote]) -> list[quotes.Quote]:
     return [newest, other] if other else [newest]
 
 
+def plain(commodity: Match) -> Match:
+    """A name that covers varieties (MAIZE) means the plain commodity ("Maize") when there
+    is one: the varieties ("Maize (yellow)") are named by their own names."""
+    if len(commodity.items) < 2:
+        return commodity
+    alone = [item for item in commodity.items if "(" not in item.name]
+    if len(alone) != 1:
+        return commodity
+    return Match(commodity.kind, (alone[0],), commodity.score, commodity.label)
+
+
 def market_answer(ctx: Context, commodity: Match, market: Named) -> str:
     """The price reply for a commodity at one market (or where else to look)."""
-    found = quotes.latest_at_market(ctx.conn, [i.id for i in commodity.items], market.id)
-    name = display_name(commodity.items, ctx)
+    found: list[quotes.Quote] = []
+    for meant in dict.fromkeys((plain(commodity), commodity)):   # the plain one, else all
+        found = quotes.latest_at_market(ctx.conn, [i.id for i in meant.items], market.id)
+        if found:
+            commodity = meant
+            break
     if not found:
         return no_data(ctx, commodity, market)
+    name = display_name(commodity.items, ctx)
     chosen = pick(found)
     group = len(commodity.items) > 1
     stale = ""
     if (ctx.now.date() - chosen[0].date).days > int(ctx.settings["prices.stale_days"]):
         stale = " " + ctx.t("stale", age=age_text(ctx, chosen[0].date))
     for count in (len(chosen), 1):
-        body = "; ".join(quote_text(ctx, q, group) for q in chosen[:count])
-        reply = ctx.t("price", commodity=name, market=market.name,
-                      date=day(ctx, chosen[0].date), quotes=body) + stale
+        shown = chosen[:count]
+        dated = len({q.date for q in shown}) > 1   # each its own date, or one for all
+        body = "; ".join(quote_text(ctx, q, group, dated) for q in shown)
+        reply = ctx.t("price_dated" if dated else "price", commodity=name, market=market.name,
+                      date=day(ctx, shown[0].date), quotes=body) + stale
         if fits(reply):
             return reply
     return reply
@@ -179,19 +213,32 @@ def no_data(ctx: Context, commodity: Match, market: Named) -> str:
 
 
 def best_answer(ctx: Context, commodity: Match) -> str:
-    """Without a market: the few markets where it sold highest recently."""
-    best = quotes.best_markets(ctx.conn, [i.id for i in commodity.items])
-    name = display_name(commodity.items, ctx)
+    """Without a market: the few public markets of the farmer's country where one variety
+    sold highest in the last prices.best_days, each with its date when they differ."""
+    recent = ctx.now.date() - timedelta(days=int(ctx.settings["prices.best_days"]))
+    best = quotes.best_markets(ctx.conn, [i.id for i in commodity.items], since=recent,
+                               country=country_of(ctx))
     if not best:
-        return ctx.t("no_prices", commodity=name)
+        name = display_name(commodity.items, ctx)
+        if not quotes.has_prices(
+                ctx.conn, [i.id for i in commodity.items], country_of(ctx)):
+            return ctx.t("no_prices", commodity=name)
+        return ctx.t("no_recent", commodity=name, days=int(ctx.settings["prices.best_days"]),
+                     keyword=ctx.t("price_keyword"), name=phrase(name))
     first = best[0]
+    variety = [item for item in commodity.items if item.name == first.commodity]
+    name = display_name(tuple(variety) or commodity.items, ctx)
     kind = ctx.t(f"type_{first.price_type}") if first.price_type in ("retail", "wholesale") \
         else first.price_type
     for count in (3, 2, 1):
-        listed = ", ".join(f"{q.market} {money(ctx, q.price)}" for q in best[:count])
-        reply = ctx.t("best", commodity=name, kind=kind, currency=first.currency,
-                      unit=unit_text(first.unit, ctx), date=day(ctx, first.date), markets=listed,
-                      keyword=ctx.t("price_keyword"), name=phrase(name))
+        shown = best[:count]
+        dated = len({q.date for q in shown}) > 1
+        listed = ", ".join(f"{q.market} {money(ctx, q.price)}" +
+                           (f" {day(ctx, q.date)}" if dated else "") for q in shown)
+        reply = ctx.t("best_dated" if dated else "best", commodity=name, kind=kind,
+                      currency=first.currency, unit=unit_text(first.unit, ctx),
+                      date=day(ctx, first.date), markets=listed,
+                      keyword=ctx.t("price_keyword"), name=phrase(name.split("(")[0]))
         if fits(reply):
             return reply
     return reply
@@ -209,7 +256,7 @@ def answer(ctx: Context, rest: str) -> str:
     catalog = catalog_for(ctx.conn)
     if not catalog.commodities.items:
         return ctx.t("prices_none")
-    query = parse(catalog, rest)
+    query = parse(catalog, rest, country_of(ctx))
     keyword = ctx.t("price_keyword")
     if query.commodity.kind is MatchKind.AMBIGUOUS:
         return ask_back(ctx, query.commodity, keyword)
@@ -229,12 +276,18 @@ def answer(ctx: Context, rest: str) -> str:
 
 
 def freshest(ctx: Context, commodity: Match, market: Match) -> Named:
-    """Of several markets a place names (TURKANA), the one with the newest price."""
+    """Of several markets a place names (NAIROBI: the market, "Kangemi (Nairobi)", the
+    county's), the market of that very name when it has a price, else the one with the
+    newest price."""
     if len(market.items) == 1:
         return market.items[0]
+    ids = [i.id for i in commodity.items]
+    named = exact_market(market)
+    if len(named.items) == 1 and quotes.latest_at_market(ctx.conn, ids, named.items[0].id):
+        return named.items[0]
     dated = []
     for item in market.items:
-        found = quotes.latest_at_market(ctx.conn, [i.id for i in commodity.items], item.id)
+        found = quotes.latest_at_market(ctx.conn, ids, item.id)
         dated.append((found[0].date if found else date.min, -item.id, item))
     return max(dated, key=lambda entry: entry[:2])[2]
 
@@ -242,8 +295,20 @@ def freshest(ctx: Context, commodity: Match, market: Match) -> Named:
 def popular_names(ctx: Context) -> str:
     """A few commodity names people can try."""
     names = [localize.base(ctx.conn, ctx.language, n).lower()
-             for n in quotes.popular_commodities(ctx.conn, 12)]
+             for n in quotes.popular_commodities(ctx.conn, 12, country_of(ctx))]
     return ", ".join(list(dict.fromkeys(names))[:5])
+
+
+def country_of(ctx: Context) -> str:
+    """The contact's country: their registered market's, else their number's when the
+    deployment serves it, else the deployment's first. PRICE, SUB, best markets and the
+    USSD lists stay within it."""
+    catalog = catalog_for(ctx.conn)
+    market_id = contacts.home_market(ctx.conn, ctx.contact.id)
+    if market_id in catalog.market_country:
+        return catalog.market_country[market_id]
+    return countries.of_number(ctx.settings, ctx.contact.phone) or \
+        countries.first(ctx.settings).code
 
 
 def _home_market(ctx: Context, catalog: Catalog) -> Named | None:
@@ -261,7 +326,7 @@ def bare_price(ctx: Context, text: str) -> list[Reply] | None:
     catalog = catalog_for(ctx.conn)
     if not catalog.commodities.items:
         return None
-    query = parse(catalog, text)
+    query = parse(catalog, text, country_of(ctx))
     clear = query.commodity.found and query.commodity.score >= BARE_MIN_SCORE
     if not clear or (query.market is not None and not (
             query.market.found and query.market.score >= BARE_MIN_SCORE)):
@@ -277,13 +342,22 @@ def register_market(ctx: Context, rest: str) -> list[Reply]:
         if home is None:
             return [Reply(ctx.t("reg_usage"))]
         return [Reply(ctx.t("reg_current", market=home.name))]
-    match = catalog.markets.match(rest)
+    match = exact_market(catalog.markets_for(country_of(ctx)).match(rest))
     if match.kind is MatchKind.AMBIGUOUS or (match.found and len(match.items) > 1):
         options = match.options or tuple(phrase(i.name) for i in match.items[:3])
         return [Reply(ctx.t("which", options=", ".join(options), keyword=ctx.t("reg_keyword")))]
     if not match.found:
         return [Reply(ctx.t("reg_unknown"))]
     return [Reply(save_home_market(ctx, match.items[0]))]
+
+
+def exact_market(match: Match) -> Match:
+    """Of the markets a place names (NAIROBI: the market and the county's), the market of
+    that very name when there is one: REG NAIROBI means the market Nairobi."""
+    named = [item for item in match.items if phrase(item.name) == match.label]
+    if match.found and len(match.items) > 1 and len(named) == 1:
+        return Match(match.kind, tuple(named), match.score, match.label)
+    return match
 
 
 def save_home_market(ctx: Context, market: Named) -> str:

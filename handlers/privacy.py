@@ -9,12 +9,11 @@ were sent, their alerts and groups. Writing to the service again later starts af
 from __future__ import annotations
 
 from db import privacy
-from handlers import costs
+from handlers import costs, keywords
 from handlers.messages import OPTOUT_CONFIRMATION, Context, Reply
 from handlers.router import Command, Router
 
-FORGET_WORDS = {"en": frozenset({"FORGET"}), "sw": frozenset({"SAHAU"}),
-                "fr": frozenset({"OUBLIER"})}
+FORGET_WORDS = keywords.words("forget")
 
 
 def forget(ctx: Context, rest: str) -> list[Reply]:

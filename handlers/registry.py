@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import basic, groups, orders, price, privacy, standards, subscriptions
+from handlers import basic, groups, orders, price, privacy, reports, standards, subscriptions
 from handlers.router import Router
 from handlers.ussd import alerts as ussd_alerts
 from handlers.ussd import orders as ussd_orders
@@ -21,6 +21,7 @@ def build_router() -> Router:
     subscriptions.register(router)
     groups.register(router)
     orders.register(router)
+    reports.register(router)
     privacy.register(router)
     return router
 

@@ -13,16 +13,13 @@ from __future__ import annotations
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from handlers import keywords
 from handlers.messages import Context, Reply
 from handlers.router import Command, Router
 from handlers.segments import count
 from prices import standards
 
-KEYWORDS = {
-    "en": frozenset({"STD", "STANDARD", "STANDARDS"}),
-    "sw": frozenset({"STD", "VIWANGO", "KIWANGO"}),
-    "fr": frozenset({"STD", "NORME", "NORMES"}),
-}
+KEYWORDS = keywords.words("std")
 MAX_SEGMENTS = 3       # a bulletin; every other STD reply fits one SMS
 _QUERY_ECHO_MAX = 20
 

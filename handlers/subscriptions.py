@@ -13,19 +13,16 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from db import contacts, subscriptions
-from handlers import price
+from handlers import keywords, price
 from handlers.messages import Context, Reply
 from handlers.router import Command, Router
 from handlers.segments import fits
 from prices.catalog import Match, MatchKind, Named, canonical, catalog_for
 from prices.folding import phrase
 
-SUB_WORDS = {"en": frozenset({"SUB", "SUBSCRIBE", "FOLLOW"}), "sw": frozenset({"FUATA"}),
-             "fr": frozenset({"SUIVRE", "ABONNER"})}
-UNSUB_WORDS = {"en": frozenset({"UNSUB", "UNFOLLOW"}), "sw": frozenset({"ONDOA"}),
-               "fr": frozenset({"RETIRER"})}
-MY_WORDS = {"en": frozenset({"MY", "MINE", "LIST"}), "sw": frozenset({"ZANGU"}),
-            "fr": frozenset({"MES", "LISTE"})}
+SUB_WORDS = keywords.words("sub")
+UNSUB_WORDS = keywords.words("unsub")
+MY_WORDS = keywords.words("my")
 ALL_WORDS = frozenset({"ALL", "ZOTE", "TOUT", "TOUS", "TOUTES"})
 
 
@@ -36,7 +33,7 @@ def subscribe(ctx: Context, rest: str) -> list[Reply]:
     catalog = catalog_for(ctx.conn)
     if not catalog.commodities.items:
         return [Reply(ctx.t("prices_none"))]
-    query = price.parse(catalog, rest)
+    query = price.parse(catalog, rest, price.country_of(ctx))
     keyword = ctx.t("sub_keyword")
     if query.commodity.kind is MatchKind.AMBIGUOUS:
         return [Reply(price.ask_back(ctx, query.commodity, keyword))]
@@ -127,7 +124,7 @@ def unsubscribe(ctx: Context, rest: str) -> list[Reply]:
         return [Reply(ctx.t("unsub_all_done"))]
     catalog = catalog_for(ctx.conn)
     owned = subscriptions.for_contact(ctx.conn, ctx.contact.id)
-    query = price.parse(catalog, rest)
+    query = price.parse(catalog, rest, price.country_of(ctx))
     if not query.commodity.found:
         return [Reply(ctx.t("unsub_not_found", commodity=_echo(rest)))]
     wanted = {item.id for item in query.commodity.items}

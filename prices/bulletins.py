@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from db import bulletins as ledger
 from db import subscriptions, transaction
 from db.subscriptions import Subscriber, Subscription
-from prices import quotes
+from prices import countries, quotes
 from prices import standards as standards_store
 from prices.catalog import Match, MatchKind, catalog_for
 
@@ -42,12 +43,13 @@ class Line:
 class QuoteBook:
     """Price look-ups for one run, each made once however many subscribers share it."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: sqlite3.Connection, settings: Mapping[str, Any], today: date) -> None:
+        self.conn, self.settings = conn, settings
         self.catalog = catalog_for(conn)
+        self.since = today - timedelta(days=int(settings["prices.best_days"]))
         self._commodities: dict[str, Match | None] = {}
         self._at: dict[tuple[str, int], quotes.Quote | None] = {}
-        self._best: dict[str, quotes.Quote | None] = {}
+        self._best: dict[tuple[str, str], quotes.Quote | None] = {}
 
     def commodity(self, phrase: str) -> Match | None:
         """The commodity group a subscription names (None if it no longer matches)."""
@@ -66,22 +68,33 @@ class QuoteBook:
             self._at[key] = found[0] if found else None
         return self._at[key]
 
-    def best(self, phrase: str) -> quotes.Quote | None:
-        """Where the commodity sold highest recently."""
-        if phrase not in self._best:
+    def country(self, subscriber: Subscriber) -> str:
+        """A subscriber's country: their market's, else their number's, else the first."""
+        home = subscriber.home_market_id
+        if home in self.catalog.market_country:
+            return self.catalog.market_country[home]
+        return countries.of_number(self.settings, subscriber.phone) or \
+            countries.first(self.settings).code
+
+    def best(self, phrase: str, country: str) -> quotes.Quote | None:
+        """Where the commodity sold highest recently, in public markets of one country."""
+        key = (phrase, country)
+        if key not in self._best:
             match = self.commodity(phrase)
-            found = quotes.best_markets(self.conn, [i.id for i in match.items], limit=1) \
+            found = quotes.best_markets(self.conn, [i.id for i in match.items],
+                                        since=self.since, country=country, limit=1) \
                 if match else []
-            self._best[phrase] = found[0] if found else None
-        return self._best[phrase]
+            self._best[key] = found[0] if found else None
+        return self._best[key]
 
 
 def lines_for(book: QuoteBook, subscriber: Subscriber) -> list[Line]:
     """The bulletin's lines: the home market first, then other markets, then best markets."""
     lines: list[Line] = []
     seen: set[tuple[str, int | None]] = set()
+    country = book.country(subscriber)
     for sub in subscriber.subscriptions:
-        line = _line(book, sub, subscriber.home_market_id)
+        line = _line(book, sub, subscriber.home_market_id, country)
         if line is None or (sub.commodity, line.market_id) in seen:
             continue
         seen.add((sub.commodity, line.market_id))
@@ -90,7 +103,7 @@ def lines_for(book: QuoteBook, subscriber: Subscriber) -> list[Line]:
     return sorted(lines, key=lambda line: (order[line.home], line.market_id is None))
 
 
-def _line(book: QuoteBook, sub: Subscription, home: int | None) -> Line | None:
+def _line(book: QuoteBook, sub: Subscription, home: int | None, country: str) -> Line | None:
     match = book.commodity(sub.commodity)
     if match is None:
         return None
@@ -101,7 +114,7 @@ def _line(book: QuoteBook, sub: Subscription, home: int | None) -> Line | None:
             return Line(match, market_id, quote, market_id == home)
         if sub.market_id is not None:
             return None    # a market chosen by name with no price: nothing to say this time
-    quote = book.best(sub.commodity)
+    quote = book.best(sub.commodity, country)
     return Line(match, None, quote, False) if quote else None
 
 
@@ -226,9 +239,11 @@ def _one_batch(conn: sqlite3.Connection, report: RunReport, run_id: int | None,
     report.segments += segments
 
 
-def price_run_key(day: date) -> str:
-    """One price bulletin per day: a second run on the same day is the same run."""
-    return f"{PRICES}:{day.isoformat()}"
+def price_run_key(day: date, country: str | None = None) -> str:
+    """One price bulletin per day (per country when the deployment serves several): a
+    second run on the same day is the same run."""
+    return f"{PRICES}:{day.isoformat()}" if country is None else \
+        f"{PRICES}:{country}:{day.isoformat()}"
 
 
 def standard_run_key(standard: standards_store.Standard) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from db import transaction
 from prices.folding import phrase
 
 MIN_SCORE = 72      # below this a fuzzy candidate is not a match at all
@@ -157,10 +158,19 @@ class Catalog:
     """Commodity and market indexes built from the database."""
 
     commodities: Index
-    markets: Index
+    markets: Index                      # every country's
+    market_country: dict[int, str] = field(default_factory=dict, compare=False)
+    by_country: dict[str, Index] = field(default_factory=dict, compare=False)
     # Answers worked out from this catalog alone (how a question splits into names), kept
     # while the catalog is: a new catalog is built whenever names or aliases change.
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def markets_for(self, country: str | None) -> Index:
+        """The markets of one country (every market for None): a farmer's PRICE, SUB and
+        lists stay within their country, and names elsewhere do not make theirs ambiguous."""
+        if country is None:
+            return self.markets
+        return self.by_country.get(country) or Index([])
 
     @classmethod
     def load(cls, conn: sqlite3.Connection) -> Catalog:
@@ -176,29 +186,51 @@ class Catalog:
             commodities.add(base, ids)
         for item in commodities.items.values():
             _add_variants(commodities, item)
-        markets = Index([Named(r[0], r[1]) for r in conn.execute("SELECT id, name FROM markets")])
-        by_market = {phrase(m.name): {m.id} for m in markets.items.values()}
-        localities: dict[str, set[int]] = {}
-        for item in markets.items.values():
-            markets.add(item.name, {item.id})
-            markets.add(base_name(item.name), {item.id})
-            if "(" in item.name:  # "Lodwar (Turkana)": the place in brackets names it too
-                localities.setdefault(phrase(item.name.split("(", 1)[1]), set()).add(item.id)
-        for locality, ids in localities.items():
-            if locality not in markets.phrases:
-                markets.add(locality, ids)
+        rows = conn.execute("SELECT id, name, country, admin1, admin2 FROM markets").fetchall()
+        aliases = conn.execute("SELECT kind, alias, target FROM aliases").fetchall()
         # A target that is both a base name and one commodity's full name (MAIZE) means the
         # whole group, as the aliases table documents: MAHINDI is every maize.
-        targets = {Kind.COMMODITY: {**by_full, **by_base}, Kind.MARKET: by_market}
-        indexes = {Kind.COMMODITY: commodities, Kind.MARKET: markets}
-        for kind, alias, target in conn.execute("SELECT kind, alias, target FROM aliases"):
-            ids = targets[Kind(kind)].get(phrase(target))
-            if not ids:
-                continue
-            if kind == Kind.MARKET:  # an admin's market alias outranks a derived place name
-                indexes[Kind.MARKET].phrases.pop(phrase(alias), None)
-            indexes[Kind(kind)].add(alias, ids)
-        return cls(commodities, markets)
+        targets = {**by_full, **by_base}
+        for kind, alias, target in aliases:
+            ids = targets.get(phrase(target))
+            if kind == Kind.COMMODITY and ids:
+                commodities.add(alias, ids)
+        market_aliases = [(alias, target) for kind, alias, target in aliases
+                          if kind == Kind.MARKET]
+        country_of = {row[0]: str(row[2]) for row in rows}
+        by_country = {country: _market_index([r for r in rows if r[2] == country],
+                                             market_aliases)
+                      for country in sorted(set(country_of.values()))}
+        return cls(commodities, _market_index(rows, market_aliases), country_of, by_country)
+
+
+def _market_index(rows: list[Any], aliases: list[tuple[str, str]]) -> Index:
+    """Markets by their names, and by each place they name: "Lodwar (Turkana)" answers to
+    LODWAR and TURKANA, "Sekondi/Takoradi" to SEKONDI and TAKORADI, and a county, region
+    or city (admin1, admin2) to its markets. A place that several markets share, or that a
+    market is also named after (NAIROBI: the market Nairobi, "Kangemi (Nairobi)" and the
+    county's), means all of them: PRICE then answers from the one with the newest price."""
+    markets = Index([Named(row[0], row[1]) for row in rows])
+    by_market = {phrase(m.name): {m.id} for m in markets.items.values()}
+    places: dict[str, set[int]] = {}
+    for row in rows:
+        item = markets.items[row[0]]
+        markets.add(item.name, {item.id})
+        markets.add(base_name(item.name), {item.id})
+        named = [*item.name.split("(")[0].split("/"), row[3] or "", row[4] or ""]
+        if "(" in item.name:
+            named.append(item.name.split("(", 1)[1].rstrip(")"))
+        for place in named:
+            if phrase(place) and phrase(place) != phrase(item.name):
+                places.setdefault(phrase(place), set()).add(item.id)
+    for place, ids in places.items():
+        markets.add(place, ids)
+    for alias, target in aliases:
+        ids = by_market.get(phrase(target))
+        if ids:   # an admin's market alias outranks a derived place name
+            markets.phrases.pop(phrase(alias), None)
+            markets.add(alias, ids)
+    return markets
 
 
 def _add_variants(index: Index, item: Named) -> None:
@@ -269,3 +301,26 @@ def local_name(conn: sqlite3.Connection, base: str, language: str) -> str | None
         "SELECT alias FROM aliases WHERE kind = 'commodity' AND language = ? AND target = ?"
         " ORDER BY length(alias), alias LIMIT 1", (language, phrase(base))).fetchone()
     return str(row[0]).capitalize() if row else None
+
+
+def market_rows(conn: sqlite3.Connection, *, country: str | None = None) -> list[sqlite3.Row]:
+    """Every market (of a country), with whether it is listed and its newest price's date."""
+    scope = " WHERE m.country = ?" if country else ""
+    return conn.execute(
+        f"SELECT m.id, m.country, m.name, m.admin1, m.admin2, m.public,"
+        f" (SELECT MAX(date) FROM prices p WHERE p.market_id = m.id) AS newest"
+        f" FROM markets m{scope} ORDER BY m.country, m.name",
+        (country,) if country else ()).fetchall()
+
+
+def set_public(conn: sqlite3.Connection, name: str, public: bool) -> str:
+    """List or hide one market, named exactly (case and accents aside); return its name."""
+    wanted = phrase(name)
+    found = [row for row in conn.execute("SELECT id, name, country FROM markets")
+             if phrase(row[1]) == wanted]
+    if len(found) != 1:
+        raise LookupError(f"no market named {name!r}" if not found else
+                          f"{name!r} names markets in {', '.join(r[2] for r in found)}")
+    with transaction(conn):
+        conn.execute("UPDATE markets SET public = ? WHERE id = ?", (int(public), found[0][0]))
+    return str(found[0][1])

@@ -73,3 +73,9 @@ def get(settings: Mapping[str, Any], code: str | None) -> Country:
     """A served country's settings (the first country's for an unknown or missing code)."""
     countries = served(settings)
     return countries.get((code or "").upper()) or next(iter(countries.values()))
+
+
+def language_of(settings: Mapping[str, Any], e164: str) -> str:
+    """The language for someone who has not chosen one: their number's country's (the
+    first country's for a number of a country not served)."""
+    return get(settings, of_number(settings, e164)).language

@@ -6,7 +6,7 @@ import math
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -25,6 +25,8 @@ class Quote:
     price: float
     previous_price: float | None
     source: str
+    previous_date: date | None = None   # when previous_price was observed
+
 
     @property
     def change(self) -> float | None:
@@ -46,8 +48,9 @@ def _marks(ids: Sequence[int]) -> str:
 
 # Look-ups are kept per database and data version: they change only when prices change,
 # and people ask the same few questions (and a USSD menu asks some on almost every screen).
-# The version is the newest price row and the newest import: every import, even one that
-# only updates prices or moves a market, is logged in `imports` in its own transaction.
+# The version is the newest price row and the newest import (every import, even one that
+# only updates prices or moves a market, is logged in `imports` in its own transaction),
+# and which markets are hidden from lists.
 _MEMO: dict[tuple[Any, ...], Any] = {}
 _MEMO_MAX = 1024
 _MISSING = object()
@@ -56,9 +59,9 @@ _MISSING = object()
 def data_version(conn: sqlite3.Connection) -> tuple[Any, ...]:
     """What identifies the price data a connection sees now: one statement."""
     where = getattr(conn, "lock_path", None) or conn.execute("PRAGMA database_list").fetchone()[2]
-    row = conn.execute("SELECT (SELECT MAX(id) FROM prices), (SELECT MAX(id) FROM imports)"
-                       ).fetchone()
-    return (where, row[0], row[1])
+    row = conn.execute("SELECT (SELECT MAX(id) FROM prices), (SELECT MAX(id) FROM imports),"
+                       " (SELECT group_concat(id) FROM markets WHERE public = 0)").fetchone()
+    return (where, row[0], row[1], row[2])
 
 
 def _memoized(conn: sqlite3.Connection, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
@@ -108,7 +111,10 @@ def _latest_at_market(conn: sqlite3.Connection, commodity_ids: Sequence[int],
         f" (SELECT q.price FROM prices q WHERE q.commodity_id = s.commodity_id"
         f"  AND q.market_id = s.market_id AND q.unit = s.unit AND q.price_type = s.price_type"
         f"  AND q.currency = s.currency AND q.date < s.date ORDER BY q.date DESC LIMIT 1)"
-        f" AS previous"
+        f" AS previous,"
+        f" (SELECT MAX(q.date) FROM prices q WHERE q.commodity_id = s.commodity_id"
+        f"  AND q.market_id = s.market_id AND q.unit = s.unit AND q.price_type = s.price_type"
+        f"  AND q.currency = s.currency AND q.date < s.date) AS previous_date"
         f" FROM ({latest}) s"
         f" JOIN prices p ON p.commodity_id = s.commodity_id AND p.market_id = s.market_id"
         f"  AND p.unit = s.unit AND p.price_type = s.price_type AND p.currency = s.currency"
@@ -121,40 +127,56 @@ def _latest_at_market(conn: sqlite3.Connection, commodity_ids: Sequence[int],
 
 
 def _quote(row: sqlite3.Row) -> Quote:
+    before = row["previous_date"] if "previous_date" in row.keys() else None
     return Quote(row["commodity"], row["market"], row["unit"], row["price_type"], row["currency"],
                  date.fromisoformat(row["date"]), float(row["price"]),
-                 None if row["previous"] is None else float(row["previous"]), row["source"])
+                 None if row["previous"] is None else float(row["previous"]), row["source"],
+                 date.fromisoformat(before) if before else None)
 
 
-def best_markets(conn: sqlite3.Connection, commodity_ids: Sequence[int], *, window_days: int = 92,
-                 limit: int = 3) -> list[Quote]:
-    """Where these commodities sold highest recently, in their most reported unit and type.
+def best_markets(conn: sqlite3.Connection, commodity_ids: Sequence[int], *, since: date,
+                 country: str | None = None, limit: int = 3) -> list[Quote]:
+    """Where one of these commodities sold highest since a date, public markets only.
 
-    Prices in different units or types cannot be ranked together, so the ranking uses the
-    series kind (unit, price type, currency) reported most often in the recent window.
+    Prices of different varieties, units or types cannot be ranked together, so the
+    ranking uses one series kind (commodity, unit, price type, currency): the one reported
+    most often since then, the plain commodity first when it is among the most reported.
+    Markets the deployment marks as not public (camps) are never listed.
     """
     marks = _marks(commodity_ids)
-    newest = conn.execute(f"SELECT MAX(date) FROM prices WHERE commodity_id IN ({marks})",
-                          list(commodity_ids)).fetchone()[0]
-    if newest is None:
-        return []
-    since = (date.fromisoformat(newest) - timedelta(days=window_days)).isoformat()
+    scope = " AND m.public = 1" + (" AND m.country = ?" if country else "")
+    where = [*commodity_ids, since.isoformat(), *([country] if country else [])]
     common = conn.execute(
-        f"SELECT unit, price_type, currency FROM prices WHERE commodity_id IN ({marks})"
-        f" AND date >= ? GROUP BY unit, price_type, currency ORDER BY COUNT(*) DESC LIMIT 1",
-        [*commodity_ids, since]).fetchone()
+        f"SELECT p.commodity_id, p.unit, p.price_type, p.currency FROM prices p"
+        f" JOIN markets m ON m.id = p.market_id JOIN commodities c ON c.id = p.commodity_id"
+        f" WHERE p.commodity_id IN ({marks}) AND p.date >= ?{scope}"
+        f" GROUP BY p.commodity_id, p.unit, p.price_type, p.currency"
+        f" ORDER BY COUNT(*) DESC, instr(c.name, '(') = 0 DESC LIMIT 1", where).fetchone()
+    if common is None:
+        return []
     rows = conn.execute(
         f"SELECT * FROM (SELECT c.name AS commodity, m.name AS market, p.unit, p.price_type,"
         f" p.currency, p.date, p.price, p.source,"
-        f" ROW_NUMBER() OVER (PARTITION BY p.market_id ORDER BY p.date DESC, p.price DESC) AS rn,"
-        f" LEAD(p.price) OVER (PARTITION BY p.market_id, p.commodity_id ORDER BY p.date DESC)"
-        f" AS previous FROM prices p JOIN commodities c ON c.id = p.commodity_id"
-        f" JOIN markets m ON m.id = p.market_id WHERE p.commodity_id IN ({marks})"
-        f" AND p.unit = ? AND p.price_type = ? AND p.currency = ? AND p.date >= ?)"
+        f" ROW_NUMBER() OVER (PARTITION BY p.market_id ORDER BY p.date DESC) AS rn,"
+        f" LEAD(p.price) OVER (PARTITION BY p.market_id ORDER BY p.date DESC) AS previous,"
+        f" LEAD(p.date) OVER (PARTITION BY p.market_id ORDER BY p.date DESC) AS previous_date"
+        f" FROM prices p JOIN commodities c ON c.id = p.commodity_id"
+        f" JOIN markets m ON m.id = p.market_id WHERE p.commodity_id = ?"
+        f" AND p.unit = ? AND p.price_type = ? AND p.currency = ? AND p.date >= ?{scope})"
         f" WHERE rn = 1 ORDER BY price DESC LIMIT ?",
-        [*commodity_ids, common["unit"], common["price_type"], common["currency"], since, limit],
+        [common["commodity_id"], common["unit"], common["price_type"], common["currency"],
+         since.isoformat(), *([country] if country else []), limit],
     ).fetchall()
     return [_quote(row) for row in rows]
+
+
+def has_prices(conn: sqlite3.Connection, commodity_ids: Sequence[int],
+               country: str | None = None) -> bool:
+    """Whether any market (of a country) has a price for these commodities, however old."""
+    scope = " AND market_id IN (SELECT id FROM markets WHERE country = ?)" if country else ""
+    return conn.execute(f"SELECT EXISTS (SELECT 1 FROM prices WHERE commodity_id IN"
+                        f" ({_marks(commodity_ids)}){scope})",
+                        [*commodity_ids, *([country] if country else [])]).fetchone()[0] == 1
 
 
 def place(conn: sqlite3.Connection, market_id: int) -> Place | None:
@@ -172,7 +194,9 @@ def nearest_with_data(conn: sqlite3.Connection, commodity_ids: Sequence[int], or
         rows = conn.execute(
             f"SELECT DISTINCT m.id, m.name, m.latitude, m.longitude FROM markets m JOIN prices p"
             f" ON p.market_id = m.id WHERE p.commodity_id IN ({_marks(commodity_ids)})"
-            f" AND m.id != ?", [*commodity_ids, origin.id]).fetchall()
+            f" AND m.id != ? AND m.public = 1"
+            f" AND m.country = (SELECT country FROM markets WHERE id = ?)",
+            [*commodity_ids, origin.id, origin.id]).fetchall()
         places = [Place(*row) for row in rows]
         return tuple(sorted(((p, distance_km(origin, p)) for p in places),
                             key=lambda pair: (pair[1] is None, pair[1] or 0.0, pair[0].name)))
@@ -191,28 +215,34 @@ def distance_km(a: Place, b: Place) -> float | None:
     return 6371.0 * 2 * math.asin(math.sqrt(h))
 
 
-def popular_commodities(conn: sqlite3.Connection, limit: int = 5) -> list[str]:
-    """The commodities with the most observations (to suggest when a name is unknown)."""
+def popular_commodities(conn: sqlite3.Connection, limit: int = 5,
+                        country: str | None = None) -> list[str]:
+    """The commodities with the most observations (to suggest when a name is unknown), in
+    one country's markets when one is given."""
 
     def compute() -> tuple[str, ...]:
-        rows = conn.execute("SELECT c.name FROM commodities c JOIN prices p"
-                            " ON p.commodity_id = c.id GROUP BY c.id ORDER BY COUNT(*) DESC,"
-                            " c.id LIMIT ?", (limit,))
+        scope = " JOIN markets m ON m.id = p.market_id AND m.country = ?" if country else ""
+        rows = conn.execute(f"SELECT c.name FROM commodities c JOIN prices p"
+                            f" ON p.commodity_id = c.id{scope} GROUP BY c.id"
+                            f" ORDER BY COUNT(*) DESC, c.id LIMIT ?",
+                            (*([country] if country else []), limit))
         return tuple(row[0] for row in rows)
 
-    return list(_memoized(conn, ("popular", limit), compute))
+    return list(_memoized(conn, ("popular", limit, country), compute))
 
 
 def markets_with_data(conn: sqlite3.Connection, commodity_ids: Sequence[int], *,
-                      limit: int = 100) -> list[Place]:
-    """Markets that have prices for these commodities, the most often reported first."""
+                      limit: int = 100, country: str | None = None) -> list[Place]:
+    """Markets that have prices for these commodities, the most often reported first (in
+    one country when one is given)."""
 
     def compute() -> tuple[Place, ...]:
+        scope = " AND m.country = ?" if country else ""
         rows = conn.execute(
             f"SELECT m.id, m.name, m.latitude, m.longitude FROM prices p JOIN markets m"
-            f" ON m.id = p.market_id WHERE p.commodity_id IN ({_marks(commodity_ids)})"
+            f" ON m.id = p.market_id WHERE p.commodity_id IN ({_marks(commodity_ids)}){scope}"
             f" GROUP BY m.id ORDER BY COUNT(*) DESC, MAX(p.date) DESC, m.name LIMIT ?",
-            [*commodity_ids, limit]).fetchall()
+            [*commodity_ids, *([country] if country else []), limit]).fetchall()
         return tuple(Place(*row) for row in rows)
 
-    return list(_memoized(conn, ("markets", tuple(commodity_ids), limit), compute))
+    return list(_memoized(conn, ("markets", tuple(commodity_ids), limit, country), compute))

@@ -27,6 +27,7 @@ from db import subscriptions
 from db.timeutil import utcnow
 from handlers.bulletins import Renderer
 from prices import bulletins
+from prices import countries
 from prices.bulletins import QuoteBook, RunReport
 from smsgw.quiet import not_before
 
@@ -34,25 +35,40 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 
 
-def local_today(settings: Mapping[str, Any], now: datetime) -> date:
-    """The date where the service runs (app.timezone)."""
-    return now.astimezone(ZoneInfo(str(settings["app.timezone"]))).date()
+def local_today(settings: Mapping[str, Any], now: datetime, country: str | None = None) -> date:
+    """The date in a served country (the first one's by default: app.timezone)."""
+    return now.astimezone(ZoneInfo(countries.get(settings, country).timezone)).date()
+
+
+def bulletin_countries(settings: Mapping[str, Any]) -> list[str | None]:
+    """The countries that get their own price bulletin run: None (everyone, one run) when
+    the deployment serves one country, else each served country."""
+    served = list(countries.served(settings))
+    return [None] if len(served) == 1 else list(served)
 
 
 def price_bulletin(conn: sqlite3.Connection, settings: Mapping[str, Any], *,
-                   day: date | None = None, trigger: str = "cli", dry_run: bool = False,
-                   progress: Progress | None = None, now: datetime | None = None) -> RunReport:
-    """Queue the price bulletin of `day` (default today) for every subscriber, once."""
+                   day: date | None = None, country: str | None = None, trigger: str = "cli",
+                   dry_run: bool = False, progress: Progress | None = None,
+                   now: datetime | None = None) -> RunReport:
+    """Queue the price bulletin of `day` (default today) for every subscriber of one
+    country (every subscriber for None), once: each country's run has its own key and
+    its own day, in its own time zone, and waits for its own quiet hours."""
     now = now or utcnow()
-    day = day or local_today(settings, now)
-    book = QuoteBook(conn)
+    day = day or local_today(settings, now, country)
+    book = QuoteBook(conn, settings, day)
     renderer = Renderer(conn, settings, now)
     batches = subscriptions.subscribers(conn, batch_size=int(settings["bulletins.batch_size"]))
+    if country is not None:
+        batches = ([s for s in batch if book.country(s) == country] for batch in batches)
+    key = bulletins.price_run_key(day) if country is None else \
+        bulletins.price_run_key(day, country)
     return bulletins.run(
-        conn, run_key=bulletins.price_run_key(day), kind=bulletins.PRICES, trigger=trigger,
+        conn, run_key=key, kind=bulletins.PRICES, trigger=trigger,
         batches=batches, compose=lambda s: renderer.prices(s, bulletins.lines_for(book, s)),
         provider=str(settings["providers.default"]), message_kind="bulletin",
-        not_before=not_before(settings, now), now=now, dry_run=dry_run, progress=progress)
+        not_before=not_before(settings, now, country), now=now, dry_run=dry_run,
+        progress=progress)
 
 
 def standard_notices(conn: sqlite3.Connection, settings: Mapping[str, Any], *,
@@ -92,12 +108,15 @@ def cost_text(settings: Mapping[str, Any], segments: int) -> str:
 # ---------------------------------------------------------------------- the schedule
 
 
-def trigger_for(settings: Mapping[str, Any], key: str) -> CronTrigger | None:
-    """The cron trigger of a schedule setting, or None when it is empty."""
+def trigger_for(settings: Mapping[str, Any], key: str,
+                country: str | None = None) -> CronTrigger | None:
+    """The cron trigger of a schedule setting (in a country's time zone: the first one's
+    by default), or None when it is empty."""
     expression = str(settings[key]).strip()
     if not expression:
         return None
-    return CronTrigger.from_crontab(expression, timezone=ZoneInfo(str(settings["app.timezone"])))
+    zone = ZoneInfo(countries.get(settings, country).timezone)
+    return CronTrigger.from_crontab(expression, timezone=zone)
 
 
 def next_price_bulletin(settings: Mapping[str, Any]) -> Callable[[datetime], datetime | None]:
@@ -130,16 +149,21 @@ def catch_up(settings: Mapping[str, Any], *, now: datetime | None = None) -> lis
     reports: list[RunReport] = []
     conn = db.connect(settings["database.path"])
     try:
-        trigger = trigger_for(settings, "bulletins.prices_schedule")
         days = int(settings["bulletins.catch_up_days"])
-        missed = previous_fire(trigger, now, timedelta(days=days)) if trigger and days else None
-        if missed is not None:
-            day = local_today(settings, missed)
-            done = ledger.get(conn, bulletins.price_run_key(day))
+        for country in bulletin_countries(settings):
+            trigger = trigger_for(settings, "bulletins.prices_schedule", country)
+            missed = previous_fire(trigger, now, timedelta(days=days)) \
+                if trigger and days else None
+            if missed is None:
+                continue
+            day = local_today(settings, missed, country)
+            key = bulletins.price_run_key(day) if country is None else \
+                bulletins.price_run_key(day, country)
+            done = ledger.get(conn, key)
             if done is None or done.finished_at is None:
-                log.info("catching up the price bulletin of %s (scheduled %s)", day, missed)
-                reports.append(price_bulletin(conn, settings, day=day, trigger="catch-up",
-                                              now=now))
+                log.info("catching up the price bulletin %s (scheduled %s)", key, missed)
+                reports.append(price_bulletin(conn, settings, day=day, country=country,
+                                              trigger="catch-up", now=now))
         if trigger_for(settings, "bulletins.standards_schedule") is not None:
             reports.extend(standard_notices(conn, settings, trigger="catch-up", now=now))
     finally:
@@ -147,11 +171,11 @@ def catch_up(settings: Mapping[str, Any], *, now: datetime | None = None) -> lis
     return reports
 
 
-def scheduled_prices(settings: Mapping[str, Any]) -> RunReport:
-    """The scheduler's price job: today's bulletin, on its own connection."""
+def scheduled_prices(settings: Mapping[str, Any], country: str | None = None) -> RunReport:
+    """The scheduler's price job: today's bulletin (of one country), on its own connection."""
     conn = db.connect(settings["database.path"])
     try:
-        return price_bulletin(conn, settings, trigger="schedule")
+        return price_bulletin(conn, settings, country=country, trigger="schedule")
     finally:
         conn.close()
 
@@ -222,9 +246,12 @@ def build_scheduler(settings: Mapping[str, Any], *,
     # run is never overlapped by the next one (the ledger would keep that safe anyway).
     options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600,
                "replace_existing": True}
-    prices = trigger_for(settings, "bulletins.prices_schedule")
-    if prices is not None:
-        scheduler.add_job(scheduled_prices, prices, args=[settings], id="prices", **options)
+    for country in bulletin_countries(settings):   # each at its hour in its own time zone
+        prices = trigger_for(settings, "bulletins.prices_schedule", country)
+        if prices is not None:
+            scheduler.add_job(scheduled_prices, prices, args=[settings, country],
+                              id="prices" if country is None else f"prices-{country}",
+                              **options)
     standards = trigger_for(settings, "bulletins.standards_schedule")
     if standards is not None:
         scheduler.add_job(scheduled_standards, standards, args=[settings], id="standards",

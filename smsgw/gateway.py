@@ -26,6 +26,7 @@ from handlers import costs
 from handlers.messages import Context, InboundMessage, Reply
 from handlers.router import Router
 from handlers.segments import count as count_segments
+from prices import countries
 from smsgw.bulletins import next_price_bulletin
 from smsgw.phone import mask
 
@@ -63,7 +64,6 @@ class Gateway:
         self._limit = int(settings["limits.sender_messages"])
         self._window_seconds = int(settings["limits.sender_window_seconds"])
         self._window = timedelta(seconds=self._window_seconds)
-        self._default_language = str(settings["app.default_language"])
         # A SUB confirmation names the next bulletin's date: the schedule goes into each
         # Context and is asked with that message's time, so the date moves on every week.
         self._next_bulletin = next_price_bulletin(settings)
@@ -98,9 +98,10 @@ class Gateway:
         now = self.clock()
         if contact.simulated:
             reply_provider = "local"
-        ctx = Context(conn, contact, contact.language or self._default_language, now,
+        language = contact.language or countries.language_of(self.settings, contact.phone)
+        ctx = Context(conn, contact, language, now,
                       self._simulated_settings if contact.simulated else self.settings,
-                      next_bulletin=self._next_bulletin)
+                      next_bulletin=self._next_bulletin, message_id=inbound_id)
         if limited and self.router.is_always(message.text):
             # STOP, START and YES still act for a limited sender, but get at most one
             # reply per window (the limit notice or their own), like every other word.

@@ -1,5 +1,10 @@
 """Quiet hours: the local time window in which no bulletin or broadcast is sent.
 
+Each served country has its own, in its own time zone (prices.countries): a message is
+held by the quiet hours of the country its recipient's number belongs to (the first
+country's for a number of a country not served), so that a 07:00 Nairobi bulletin does
+not wake Accra at 04:00.
+
 Replies to a farmer's own message are not held back: they asked. Only messages the
 service starts (bulletins, notices, broadcasts) wait for the window to open.
 """
@@ -12,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from prices import countries
 
 # Outbox kinds that wait for quiet hours to end: bulletins, notices, leader broadcasts, and
 # orders relayed or forwarded to whole groups (and their updates and summaries).
@@ -57,13 +64,19 @@ class QuietHours:
         return datetime.combine(end_day, self.end, tzinfo=self.zone).astimezone(UTC)
 
 
-def quiet_hours(settings: Mapping[str, Any]) -> QuietHours | None:
-    """The configured quiet hours (bulletins.quiet_hours in app.timezone)."""
-    return QuietHours.parse(str(settings["bulletins.quiet_hours"]),
-                            str(settings["app.timezone"]))
+def quiet_hours(settings: Mapping[str, Any], country: str | None = None) -> QuietHours | None:
+    """A served country's quiet hours in its own time zone (the first country's by default;
+    with no [countries] table, bulletins.quiet_hours in app.timezone)."""
+    found = countries.get(settings, country)
+    return QuietHours.parse(found.quiet_hours, found.timezone)
 
 
-def not_before(settings: Mapping[str, Any], now: datetime) -> datetime:
-    """The earliest time a bulletin queued now may be sent."""
-    window = quiet_hours(settings)
+def by_country(settings: Mapping[str, Any]) -> dict[str, QuietHours | None]:
+    """Every served country's quiet hours."""
+    return {code: quiet_hours(settings, code) for code in countries.served(settings)}
+
+
+def not_before(settings: Mapping[str, Any], now: datetime, country: str | None = None) -> datetime:
+    """The earliest time a bulletin queued now for a country may be sent."""
+    window = quiet_hours(settings, country)
     return (window.until(now) if window else None) or now

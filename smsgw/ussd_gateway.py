@@ -21,6 +21,7 @@ from db import ussd as sessions
 from db.timeutil import utcnow
 from handlers.messages import Context, UssdRequest
 from handlers.ussd import Menu, Screen, State, answer
+from prices import countries
 from smsgw.bulletins import next_price_bulletin
 from smsgw.errors import MalformedRequest
 from smsgw.gateway import queue_message
@@ -70,7 +71,7 @@ class UssdGateway:
             return Answer(seen[0], seen[1], repeat=True)
         if contact.simulated:
             reply_provider = "local"
-        language = contact.language or str(self.settings["app.default_language"])
+        language = contact.language or countries.language_of(self.settings, contact.phone)
         ctx = Context(conn, contact, language, now, self.settings,
                       next_bulletin=self._next_bulletin)
         screen = self._screen(conn, ctx, session, request)

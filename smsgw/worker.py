@@ -27,6 +27,7 @@ from db import contacts, outbox, transaction
 from db.outbox import OutboxMessage, OutboxStatus
 from db.timeutil import utcnow
 from handlers.messages import OPTOUT_CONFIRMATION
+from prices import countries
 from smsgw import quiet
 from smsgw.errors import PermanentSendError, SendError, TransientSendError
 from smsgw.logsafe import mask_phones, redact_secrets, sorted_secrets
@@ -88,7 +89,7 @@ class Worker:
     sleep: Callable[[float], None] = time.sleep
     totals: Totals = field(default_factory=Totals)
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
-    _quiet: tuple[quiet.QuietHours | None] | None = None
+    _quiet: dict[str, quiet.QuietHours | None] | None = None
     _secrets: tuple[str, ...] | None = None
     _gateway: Any = None
 
@@ -232,19 +233,29 @@ class Worker:
             self.totals.sent += 1
 
     def _held(self, conn: sqlite3.Connection, messages: list[OutboxMessage]) -> bool:
-        """Bulletins and broadcasts wait out quiet hours: hand them back until it ends."""
+        """Bulletins and broadcasts wait out the quiet hours of their recipient's country:
+        hand those back until it ends. True when none of `messages` may go now (the rest
+        are removed from the list)."""
         if messages[0].kind not in HELD_KINDS:
             return False
-        if self._quiet is None:  # the setting is read once, not once per message
-            self._quiet = (quiet.quiet_hours(self.settings),)
-        window = self._quiet[0]
-        until = window.until(self.clock()) if window is not None else None
-        if until is None:
-            return False
-        with transaction(conn):
-            outbox.defer(conn, [m.id for m in messages], until=until, now=self.clock())
-        self.totals.deferred += len(messages)
-        return True
+        if self._quiet is None:  # the settings are read once, not once per message
+            self._quiet = quiet.by_country(self.settings)
+        first = next(iter(self._quiet.values()))
+        now = self.clock()
+        waiting: dict[datetime, list[int]] = {}
+        for message in list(messages):
+            window = self._quiet.get(countries.of_number(self.settings, message.to_number) or "",
+                                     first)
+            until = window.until(now) if window is not None else None
+            if until is not None:
+                waiting.setdefault(until, []).append(message.id)
+                messages.remove(message)
+        if waiting:
+            with transaction(conn):
+                for until, ids in waiting.items():
+                    outbox.defer(conn, ids, until=until, now=now)
+            self.totals.deferred += sum(len(ids) for ids in waiting.values())
+        return not messages
 
     def _suppressed(self, conn: sqlite3.Connection, messages: list[OutboxMessage], *,
                     known: bool = False) -> bool:

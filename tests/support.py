@@ -137,3 +137,15 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 20) ->
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+# A value for each variable part of a webhook route (the first Android phone's default name).
+ROUTE_VALUES = {"device": "phone"}
+
+
+def concrete_path(rule) -> str:
+    """A Flask rule's path with each variable part given its value from ROUTE_VALUES."""
+    path = rule.rule
+    for name in rule.arguments:
+        path = path.replace(f"<{name}>", ROUTE_VALUES[name])
+    return path

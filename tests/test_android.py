@@ -147,8 +147,9 @@ def sent_to(phone: FakePhone, number: str) -> list:
     return [m for m in phone.messages.values() if number in m.recipients]
 
 
-def post(port: int, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/android", data=body,
+def post(port: int, body: bytes, headers: dict[str, str], route: str = "/webhooks/android"
+         ) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{route}", data=body,
                                      headers={"Content-Type": "application/json", **headers})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -266,3 +267,125 @@ def test_a_price_reply_goes_before_a_queued_bulletin_of_a_thousand(tmp_path, pho
     assert [list(m.recipients) for m in phone.messages.values()] == [[FARMER]]
     worker.run_once(conn)
     assert len(phone.messages) == 2 and clock[0] >= 29   # then a bulletin, 30 s later
+
+
+AIRTEL_FARMER = "+254733123456"
+
+
+def test_two_sims_and_a_second_phone_each_answer_the_farmers_who_texted_them(setup, phone):
+    """One phone with a Safaricom and an Airtel SIM, and a second phone in the shop: each
+    farmer is answered from the SIM they texted, other messages go by number prefix, and a
+    phone's webhook is signed with its own key."""
+    service, config, path = setup
+    with FakePhone(password="sh0pPa55", signing_key="sh0p-k3y") as shop:
+        config.write_text(config.read_text().replace("refresh_hours = 0", f"""refresh_hours = 0
+name = "safaricom"
+prefixes = "+254712"
+[providers.android.phones.airtel]
+sim_number = 2
+prefixes = "+25473"
+[providers.android.phones.shop]
+url = "{shop.url}"
+password = "sh0pPa55"
+signing_key = "sh0p-k3y"
+max_per_hour = 3600
+[bulletins]
+quiet_hours = ""
+"""))
+        service.start_server()
+        service.start_worker()
+        result = CliRunner(env={"SMSGW_CONFIG": str(config)}).invoke(main, ["android", "check"])
+        assert result.exit_code == 0, result.output
+        assert "phone safaricom" in result.output and "phone shop" in result.output
+        assert "airtel (SIM 2" in result.output
+        assert {h["url"] for h in phone.webhooks.values()} == \
+            {f"http://127.0.0.1:{service.port}/webhooks/android"}
+        assert {h["url"] for h in shop.webhooks.values()} == \
+            {f"http://127.0.0.1:{service.port}/webhooks/android/shop"}
+
+        phone.receive(AIRTEL_FARMER, "PRICE MAIZE NAKURU", sim_number=2)
+        [reply] = wait_for(lambda: sent_to(phone, AIRTEL_FARMER), "the reply on SIM 2")
+        assert reply.sim_number == 2 and reply.text.startswith("Maize, Nakuru")
+
+        shop.receive(FARMER, "HELP")                  # a Safaricom number, texting the shop
+        [reply] = wait_for(lambda: sent_to(shop, FARMER), "the reply from the shop's phone")
+        assert "PRICE" in reply.text and not sent_to(phone, FARMER)
+
+        conn = db.connect(path)
+        with db.transaction(conn):                    # not replies: they go by prefix
+            for number in (AIRTEL_FARMER, FARMER):
+                outbox.enqueue(conn, to_number=number, text="Bulletin: maize up",
+                               provider="android", kind="bulletin", encoding="GSM-7",
+                               segments=1, now=utcnow())
+        conn.close()
+        wait_for(lambda: len(sent_to(phone, AIRTEL_FARMER)) == 2
+                 and len(sent_to(phone, FARMER)) == 1, "the bulletins by prefix")
+        assert [m.sim_number for m in sent_to(phone, AIRTEL_FARMER)] == [2, 2]
+        assert sent_to(phone, FARMER)[0].sim_number is None   # the phone's default SIM
+
+        body = (b'{"id":"ev-s","webhookId":"w","deviceId":"d","event":"sms:received",'
+                b'"payload":{"messageId":"cd34","message":"HELP","sender":"+254712345679",'
+                b'"receivedAt":"2026-11-23T12:00:00.000+03:00"}}')
+        now = str(int(time.time()))
+        shop_signed = {"X-Signature": sign("sh0p-k3y", body.decode(), now), "X-Timestamp": now}
+        assert post(service.port, body, shop_signed) == 403      # not the first phone's key
+        assert post(service.port, body, shop_signed, "/webhooks/android/nosuch") == 404
+        assert post(service.port, body, shop_signed, "/webhooks/android/shop") == 200
+
+
+def test_a_message_goes_from_the_same_phone_every_time_and_phones_share_by_rate(tmp_path):
+    from support import make_config
+
+    from db.outbox import OutboxMessage, OutboxStatus
+
+    config = make_config(tmp_path, **{
+        "providers.default": "android", "providers.android.signing_key": "k",
+        "providers.android.max_per_hour": 300,
+        "providers.android.phones": {"b": {"url": "http://127.0.0.1:9", "max_per_hour": 100}}})
+    clock = [0.0]
+    sender = AndroidSender(config, monotonic=lambda: clock[0],
+                           sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+    assert sender.max_per_second == pytest.approx(400 / 3600)
+
+    def message(n: int, reply_from: str | None = None) -> OutboxMessage:
+        return OutboxMessage(id=n, contact_id=None, to_number=f"+2547{n:08d}", text="x",
+                             provider="android", kind="bulletin", status=OutboxStatus.SENDING,
+                             encoding="GSM-7", segments=1, attempts=0,
+                             provider_message_id=None, reply_from=reply_from)
+
+    picks = [sender.pick(message(n)).name for n in range(1, 4001)]
+    assert picks == [sender.pick(message(n)).name for n in range(1, 4001)]   # sticky
+    assert 0.70 < picks.count("phone") / len(picks) < 0.80     # 300 of every 400
+    assert sender.pick(message(7, reply_from="b")).name == "b"  # a reply: the phone texted
+    # Each phone keeps its own pace: three messages in a row for b take 36 s each.
+    for _ in range(3):
+        sender._pace(sender.phones[1], 1)
+    assert clock[0] == pytest.approx(72)
+
+
+@pytest.mark.parametrize("phones, named", [
+    ({"Shop Phone": {"url": "http://10.0.0.2:8080"}}, "a phone's name"),
+    ({"two": {}}, "same url and sim_number as phone"),
+    ({"two": {"sim_number": 2, "signing_key": "other"}}, "the same app"),
+    ({"two": {"url": "http://10.0.0.2:8080", "max_per_hour": 0}}, "at least 1"),
+])
+def test_phones_that_cannot_work_stop_start_up_naming_the_phone(tmp_path, phones, named):
+    from support import make_config
+
+    from smsgw.settings import ConfigError
+
+    with pytest.raises(ConfigError, match=named):
+        make_config(tmp_path, **{"providers.default": "android",
+                                 "providers.android.signing_key": "k",
+                                 "providers.android.phones": phones})
+
+
+def test_a_phones_secrets_are_redacted_like_the_first_phones(tmp_path):
+    from support import make_config
+
+    config = make_config(tmp_path, **{
+        "providers.default": "android", "providers.android.signing_key": "k1",
+        "providers.android.phones": {"shop": {"url": "http://10.0.0.2:8080",
+                                              "password": "sh0pPa55", "signing_key": "sk2"}}})
+    assert {"sh0pPa55", "sk2"} <= set(config.secrets())
+    assert config.redacted()["providers.android.phones"]["shop"]["password"] == "***"

@@ -47,8 +47,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 import pytest
-from support import (ANDROID_KEY, AT_TOKEN, LOCAL_TOKEN, PUBLIC_URL, TWILIO_SID, make_config,
-                      sent_message, twilio_signature)
+from support import (ANDROID_KEY, AT_TOKEN, LOCAL_TOKEN, PUBLIC_URL, TWILIO_SID,
+                      concrete_path, make_config, sent_message, twilio_signature)
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, event, example, given, settings
@@ -75,7 +75,7 @@ def webhook_routes() -> list[tuple[str, str]]:
     """(path, endpoint) of every route under /webhooks/, from a real app's url_map."""
     with tempfile.TemporaryDirectory(prefix="smsgw-routes-") as tmp:
         app = create_app(make_config(Path(tmp)))
-        return sorted((rule.rule, rule.endpoint) for rule in app.url_map.iter_rules()
+        return sorted((concrete_path(rule), rule.endpoint) for rule in app.url_map.iter_rules()
                       if rule.rule.startswith("/webhooks/"))
 
 

@@ -211,7 +211,7 @@ def test_a_french_price_has_the_file_figures_with_a_decimal_comma(kenya_db, tmp_
 
     reply = one_sms(ask(conn, "KE", "fr", "PRIX MAIS NAKURU"))
     word = "hausse" if last > before else "baisse"
-    assert f"gros KES {french(last)}/kg ({word} {french(abs(last - before))})" in reply
+    assert f"gros KES {french(last)}/kg ({word} {french(abs(last - before))} " in reply
     assert not re.search(r"\d\.\d", reply)   # no decimal point in any figure
 
 

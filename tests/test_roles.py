@@ -52,6 +52,10 @@ TABLE: dict[str, tuple[str, dict[str, str | None] | str]] = {
     "bcast": ("BCAST Meeting at 10", {
         "stranger": LEADER_ONLY, "member": LEADER_ONLY, "leader": None, "far leader": None,
         "far member": LEADER_ONLY, "buyer": LEADER_ONLY, "other buyer": LEADER_ONLY}),
+    # Market agents are registered by an admin (smsgw agents add); none of these roles is one
+    # (tests/test_agents.py plays the agents' side).
+    "rpt": ("RPT MAIZE NAKURU 3400 90KG", {role: "Only registered market agents"
+                                           for role in ROLES}),
     "help": ("HELP", EVERYONE), "stop": ("STOP", EVERYONE), "start": ("START", EVERYONE),
     "yes": ("YES", EVERYONE), "price": ("PRICE MAIZE NAKURU", EVERYONE),
     "standards": ("STD MAIZE", EVERYONE), "reg": ("REG NAKURU", EVERYONE),

@@ -16,6 +16,7 @@ from support import (
     AT_TOKEN,
     LOCAL_TOKEN,
     PUBLIC_URL,
+    concrete_path,
     make_config,
     twilio_inbound,
     twilio_signature,
@@ -52,6 +53,7 @@ BODIES = {
                                                "sender": "+254722123456",
                                                "receivedAt": "2026-11-23T12:00:00.000+03:00"}}),
 }
+BODIES["/webhooks/android/phone"] = BODIES["/webhooks/android"]   # the first phone by name
 
 # Deployments: which provider is the default and which others are enabled.
 DEPLOYMENTS = {
@@ -120,8 +122,9 @@ def routes(app) -> list[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
+        path = concrete_path(rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            found.append((method, rule.rule))
+            found.append((method, path))
     return found
 
 

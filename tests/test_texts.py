@@ -20,7 +20,7 @@ LONG = {
     "name": "OIL", "options": "MAIZE FLOUR, MAIZE WHITE, MAIZE", "suggestions":
     "beans, maize, salt, sugar, potatoes", "text": "MAIZE",
     "source": "EAX 2024", "products": "maize, groundnuts, cocoa, coffee, rugs", "example": "MAIZE",
-    "query": "SOMETHING",
+    "query": "SOMETHING", "since": "15 sept. 2025", "days": "365",
     "item": "Oil (vegetable, fortified) at Bangladesh (Mombasa)", "next": "Next bulletin 30 sept. ",
     "items": "Maize at Nakuru, Beans at your market, Sorghum, best markets", "title": "Groundnuts",
     "part": " (1/2)",
@@ -29,8 +29,10 @@ LONG = {
     "summary": "2,000 bags maize grade 1 @KES 3,400, by 20 Dec 2026 at Nakuru",
     "buyer": "Unga Millers Ltd", "groups": "3", "wanted": "2,000", "group_total": "1,250",
     "status": "expired", "count": "45", "quantity": "1,250", "grade": "1",
-    "place": "Eldoret Town", "max": "5",
+    "place": "Eldoret Town", "max": "10,000,000", "least": "0.01",
     "messages": "10,000", "left": "1,000", "limit": "1,000", "cost": ", about KES 123,456",
+    "which": "Kipengele 5: ", "published": "5", "held": "5",
+    "why": "far from recent prices, not your market, approval",
 }
 # Keys that are parts of replies (not whole replies) and keys that may need 2-3 segments.
 FRAGMENTS = {"thousands_sep", "months", "trend_up", "trend_down", "trend_same", "type_retail",
@@ -38,7 +40,9 @@ FRAGMENTS = {"thousands_sep", "months", "trend_up", "trend_down", "trend_same", 
              "age_years", "sub_keyword", "unsub_keyword", "sub_next", "sub_at_market",
              "sub_at_home", "sub_at_best", "bulletin_head", "notice_keyword", "order_grade",
              "order_by", "order_at", "order_a_buyer", "status_closed", "status_expired",
-             "summary_no_offers", "confirm_money", "confirm_replaced"}
+             "summary_no_offers", "confirm_money", "confirm_replaced", "rpt_item",
+             "rpt_published", "rpt_withdrawn", "rpt_waits", "rpt_why_outlier",
+             "rpt_why_unassigned", "rpt_why_approval", "source_agent"}
 
 
 def fields(template: str) -> set[str]:

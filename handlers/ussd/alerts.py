@@ -87,7 +87,7 @@ def market_chosen(ctx: Context, params: Params, value: Any) -> Step:
 
 def market_typed(ctx: Context, params: Params, text: str) -> Step:
     """A typed market name."""
-    match = catalog_for(ctx.conn).markets.match(text)
+    match = price.exact_market(catalog_for(ctx.conn).markets_for(price.country_of(ctx)).match(text))
     if not match.found:
         return Retry(ctx.t("ussd_not_found"))
     return Go("alerts.confirm", {"c": params["c"], "m": match.items[0].id})

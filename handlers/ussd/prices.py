@@ -30,7 +30,7 @@ _GROUPS: dict[tuple[Any, ...], list[tuple[str, list[int]]]] = {}
 def commodity_groups(ctx: Context) -> list[tuple[str, list[int]]]:
     """The most reported products, each with every commodity of its kind: (label, ids)."""
     catalog = catalog_for(ctx.conn)
-    popular = tuple(quotes.popular_commodities(ctx.conn, 200))
+    popular = tuple(quotes.popular_commodities(ctx.conn, 200, price.country_of(ctx)))
     key = (catalog, popular, ctx.language)   # a new catalog when names or aliases change
     if key not in _GROUPS:
         if len(_GROUPS) >= 16:   # a few languages of one database in practice
@@ -123,7 +123,8 @@ def market_items(ctx: Context, ids: Sequence[int]) -> list[Item]:
         places = [p for p, _ in quotes.nearest_with_data(ctx.conn, ids, origin,
                                                          limit=MARKETS_MAX)]
     else:
-        places = quotes.markets_with_data(ctx.conn, ids, limit=MARKETS_MAX)
+        places = quotes.markets_with_data(ctx.conn, ids, limit=MARKETS_MAX,
+                                          country=price.country_of(ctx))
     items += [Item(p.name, p.id) for p in places if home is None or p.id != home.id]
     return items
 
@@ -148,8 +149,8 @@ def market_chosen(ctx: Context, params: Params, value: Any) -> Step:
 
 def market_typed(ctx: Context, params: Params, text: str) -> Step:
     """A typed market name; a place with several markets (TURKANA) lists them."""
-    markets = catalog_for(ctx.conn).markets
-    match = markets.match(text)
+    markets = catalog_for(ctx.conn).markets_for(price.country_of(ctx))
+    match = price.exact_market(markets.match(text))
     if match.kind is MatchKind.AMBIGUOUS:
         return Go("price.market", {"c": params["c"], "o": _phrase_ids(markets.phrases,
                                                                       match.options)})

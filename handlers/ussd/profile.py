@@ -39,8 +39,8 @@ def market_chosen(ctx: Context, params: Params, value: Any) -> Step:
 
 def market_typed(ctx: Context, params: Params, text: str) -> Step:
     """A typed market name, understood as REG understands it."""
-    markets = catalog_for(ctx.conn).markets
-    match = markets.match(text)
+    markets = catalog_for(ctx.conn).markets_for(price.country_of(ctx))
+    match = price.exact_market(markets.match(text))
     if match.kind is MatchKind.AMBIGUOUS:
         ids = [i for o in match.options for i in sorted(markets.phrases.get(o, ()))]
         return Go("reg.market", {"o": list(dict.fromkeys(ids))})

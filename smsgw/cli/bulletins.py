@@ -41,9 +41,12 @@ def send(config: configuration.Config, dry_run: bool, day: str | None, kind: str
     reports = []
     with database(config) as conn:
         if kind in ("all", "prices"):
-            with _progress(subscriptions.count_subscribers(conn), "price bulletin") as step:
-                reports.append(bulletins.price_bulletin(conn, config, day=chosen,
-                                                        dry_run=dry_run, progress=step))
+            for country in bulletins.bulletin_countries(config):   # one run per country
+                label = "price bulletin" + (f" {country}" if country else "")
+                with _progress(subscriptions.count_subscribers(conn), label) as step:
+                    reports.append(bulletins.price_bulletin(conn, config, day=chosen,
+                                                            country=country, dry_run=dry_run,
+                                                            progress=step))
         if kind in ("all", "standards"):
             reports.extend(bulletins.standard_notices(conn, config, dry_run=dry_run))
     for report in reports:

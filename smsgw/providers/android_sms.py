@@ -34,8 +34,9 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,6 +67,96 @@ STATUS_MAP: dict[str, OutboxStatus | None] = {
     "sms:failed": OutboxStatus.FAILED,
 }
 log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------------ phones
+
+# A deployment may run several phones, or one phone's two SIMs (one per operator, so that
+# each farmer is answered on-net and from the number they texted). The phone set by the
+# [providers.android] keys comes first; each [providers.android.phones.NAME] table adds one
+# and inherits every key it leaves out, so a second SIM in the same phone needs only its
+# `sim_number`. Phones at the same `url` are one device: one app, one signing key, one
+# set of webhooks, and its received SMS say which SIM they came in on.
+PHONE_FIELDS = ("url", "username", "password", "signing_key", "webhook_url", "max_per_hour",
+                "sim_number", "prefixes")
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    name: str
+    url: str
+    username: str
+    password: str
+    signing_key: str
+    webhook_url: str
+    max_per_hour: int
+    sim_number: int              # 0: the phone's default SIM
+    prefixes: tuple[str, ...]    # E.164 starts this phone sends to; empty: any number
+    device: str                  # the name of the first phone at this url (its webhook)
+
+    def takes(self, number: str) -> bool:
+        """Whether this phone sends to that number by its prefixes."""
+        return not self.prefixes or number.startswith(self.prefixes)
+
+
+def _prefixes(raw: str) -> tuple[str, ...]:
+    return tuple(p.strip().replace(" ", "") for p in str(raw).split(",") if p.strip())
+
+
+def phones(settings: Mapping[str, Any]) -> list[Phone]:
+    """Every phone configured, the [providers.android] one first."""
+    top = {field: settings[f"providers.android.{field}"] for field in PHONE_FIELDS}
+    named = {str(settings["providers.android.name"]): {}}
+    named.update(settings["providers.android.phones"])
+    found: list[Phone] = []
+    devices: dict[str, Phone] = {}
+    for name, table in named.items():
+        values = {**top, **table}
+        url = str(values["url"]).rstrip("/")
+        device = devices.get(url)
+        webhook = str(values["webhook_url"]) if "webhook_url" in table or not found else \
+            f"{str(top['webhook_url']).rstrip('/')}/{name}"
+        phone = Phone(name, url, str(values["username"]), str(values["password"]),
+                      str(values["signing_key"]), device.webhook_url if device else webhook,
+                      int(values["max_per_hour"]), int(values["sim_number"]),
+                      _prefixes(values["prefixes"]), device.name if device else name)
+        devices.setdefault(url, phone)
+        found.append(phone)
+    return found
+
+
+def check_phones(config: Any) -> None:
+    """Names usable in a URL, one phone per SIM, and one app's keys per device."""
+    from smsgw.settings import ConfigError
+
+    seen: dict[tuple[str, int], str] = {}
+    by_device: dict[str, Phone] = {}
+    for phone in phones(config):
+        if not NAME_PATTERN.match(phone.name):
+            raise ConfigError(f"providers.android.phones.{phone.name}: a phone's name is"
+                              " lower-case letters, digits, - and _ (at most 32)")
+        if (phone.url, phone.sim_number) in seen:
+            raise ConfigError(f"providers.android.phones.{phone.name}: same url and"
+                              f" sim_number as {seen[phone.url, phone.sim_number]}")
+        seen[phone.url, phone.sim_number] = phone.name
+        first = by_device.setdefault(phone.device, phone)
+        if (first.username, first.password, first.signing_key) != \
+                (phone.username, phone.password, phone.signing_key):
+            raise ConfigError(f"providers.android.phones.{phone.name}: at the same url as"
+                              f" {first.name}, so the same app: its username, password and"
+                              " signing_key must be the same")
+        if config.provider_enabled(PROVIDER) and not (phone.password and phone.signing_key):
+            raise ConfigError(f"providers.android.phones.{phone.name}: password and"
+                              " signing_key are required")
+
+
+def device_phones(settings: Mapping[str, Any]) -> dict[str, list[Phone]]:
+    """The phones of each device (app), by the device's name."""
+    found: dict[str, list[Phone]] = {}
+    for phone in phones(settings):
+        found.setdefault(phone.device, []).append(phone)
+    return found
 
 
 # ------------------------------------------------------------------------------ signing
@@ -135,8 +226,10 @@ def _text(payload: Mapping[str, Any], name: str, *, required: bool = True) -> st
     return value
 
 
-def parse_received(event: Event, *, region: str, now: datetime) -> InboundMessage:
-    """An `sms:received` event as a neutral message, keyed so that a repeat is one message."""
+def parse_received(event: Event, *, region: str, now: datetime,
+                   device: Sequence[Phone] = (), first_device: bool = True) -> InboundMessage:
+    """An `sms:received` event as a neutral message, keyed so that a repeat is one message.
+    Its recipient is the name of the phone (SIM) it came in on, which the reply goes from."""
     payload = event.payload
     text = _text(payload, "message")
     if len(text) > MAX_TEXT:
@@ -144,11 +237,16 @@ def parse_received(event: Event, *, region: str, now: datetime) -> InboundMessag
     sender = _text(payload, "sender", required=False) or _text(payload, "phoneNumber")
     received = _text(payload, "receivedAt", required=False)[:40]
     key = f"{_text(payload, 'messageId', required=False)[:40]}|{sender[:32]}|{received}"
+    if device and not first_device:    # two devices can hash two messages alike
+        key = f"{device[0].device}|{key}"
     try:
         e164 = to_e164(sender, region)
     except InvalidNumber as exc:
         raise MalformedRequest(f"payload.sender is not a phone number: {exc}") from None
-    recipient = _text(payload, "recipient", required=False)[:32]
+    sim = payload.get("simNumber")
+    on = next((p for p in device if isinstance(sim, int) and p.sim_number == sim), None) or \
+        next((p for p in device if p.sim_number == 0), None) or (device[0] if device else None)
+    recipient = on.name if on else _text(payload, "recipient", required=False)[:32]
     return InboundMessage(PROVIDER, key, e164, recipient, text, now)
 
 
@@ -168,45 +266,86 @@ class _Session(requests.Session):
         return super().request(*args, **kwargs)
 
 
-def client(settings: Mapping[str, Any]) -> APIClient:
-    """The official client, pointed at the phone's local server."""
-    session = _Session(float(settings["providers.android.timeout_seconds"]))
-    return APIClient(settings["providers.android.username"],
-                     settings["providers.android.password"],
-                     base_url=str(settings["providers.android.url"]).rstrip("/"),
-                     http=RequestsHttpClient(session))
+def client(phone: Phone, timeout: float) -> APIClient:
+    """The official client, pointed at one phone's local server."""
+    return APIClient(phone.username, phone.password, base_url=phone.url,
+                     http=RequestsHttpClient(_Session(timeout)))
 
 
 class AndroidSender(OneAtATime):
-    """Sends outbox messages through the phone, at most max_per_hour an hour."""
+    """Sends outbox messages through the phones, each at most its max_per_hour an hour.
+
+    The worker's limit is the phones' sum. Each message goes from the phone the farmer
+    texted (a reply), else from a phone whose prefixes take the number (its operator's
+    SIM: cheaper, and delivered more reliably), else from any phone. Among those allowed the
+    choice follows the message's id, weighted by the phones' rates, so that it is the same
+    phone every time: after a crash the message is sent again to the phone that has its id
+    already, which answers 409 instead of sending a second SMS. A phone given more than its
+    share waits for its own rate."""
 
     provider = PROVIDER
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
-        self._client = client(settings)
-        self._sim = int(settings["providers.android.sim_number"]) or None
-        self.max_per_second = float(settings["providers.android.max_per_hour"]) / 3600
+    def __init__(self, settings: Mapping[str, Any], *,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        timeout = float(settings["providers.android.timeout_seconds"])
+        self.phones = phones(settings)
+        self._clients = {phone.name: client(phone, timeout) for phone in self.phones}
+        self._free_at = {phone.name: 0.0 for phone in self.phones}
+        self.max_per_second = sum(phone.max_per_hour for phone in self.phones) / 3600
+        self.monotonic, self.sleep = monotonic, sleep
+
+    def pick(self, message: OutboxMessage) -> Phone:
+        """The phone a message goes from."""
+        by_name = {phone.name: phone for phone in self.phones}
+        if message.reply_from in by_name:
+            return by_name[message.reply_from]
+        allowed = [p for p in self.phones if p.prefixes and p.takes(message.to_number)] or \
+            [p for p in self.phones if not p.prefixes] or self.phones
+        if len(allowed) == 1:
+            return allowed[0]
+        # Knuth's multiplicative hash spreads consecutive ids (a bulletin's) over the phones.
+        point = (message.id * 2654435761 % 2**32) / 2**32 * sum(p.max_per_hour for p in allowed)
+        for phone in allowed:
+            point -= phone.max_per_hour
+            if point < 0:
+                return phone
+        return allowed[-1]
+
+    def _pace(self, phone: Phone, segments: int) -> None:
+        """Keep one phone within its own rate (the worker keeps all of them within the sum)."""
+        if len(self.phones) == 1:
+            return
+        now = self.monotonic()
+        start = max(now, self._free_at[phone.name])
+        if start > now:
+            self.sleep(start - now)
+        self._free_at[phone.name] = start + segments * 3600 / phone.max_per_hour
 
     def send(self, message: OutboxMessage) -> str:
-        """Hand one message to the phone; return our id for it, or raise a SendError."""
+        """Hand one message to a phone; return our id for it, or raise a SendError."""
         our_id = f"{ID_PREFIX}{message.id}"
+        phone = self.pick(message)
+        self._pace(phone, message.segments)
         try:
-            self._client.send(Message(phone_numbers=[message.to_number],
-                                      text_message=TextMessage(text=message.text), id=our_id,
-                                      sim_number=self._sim, with_delivery_report=True),
-                              skip_phone_validation=True)
+            self._clients[phone.name].send(
+                Message(phone_numbers=[message.to_number],
+                        text_message=TextMessage(text=message.text), id=our_id,
+                        sim_number=phone.sim_number or None, with_delivery_report=True),
+                skip_phone_validation=True)
         except errors.APIError as exc:
             if exc.status_code == 409:   # the phone has it already (a send before a crash)
-                log.info("android: message %d was already on the phone", message.id)
+                log.info("android: message %d was already on phone %s", message.id, phone.name)
                 return our_id
-            raise _classify(exc) from exc
+            raise _classify(exc, phone) from exc
         except (requests.RequestException, OSError, ValueError) as exc:
-            raise TransientSendError(f"android: {type(exc).__name__}: {exc}") from exc
+            raise TransientSendError(f"android {phone.name}: {type(exc).__name__}: {exc}"
+                                     ) from exc
         return our_id
 
 
-def _classify(exc: errors.APIError) -> Exception:
-    detail = f"android {exc.status_code}: {str(exc)[:200]}"
+def _classify(exc: errors.APIError, phone: Phone) -> Exception:
+    detail = f"android {phone.name} {exc.status_code}: {str(exc)[:200]}"
     if exc.status_code == 400:
         return PermanentSendError(detail)
     if exc.status_code in (401, 403):
@@ -220,16 +359,23 @@ bp = Blueprint("android", __name__)
 
 
 @bp.post("/webhooks/android")
-def webhook() -> tuple[Response, int] | Response:
-    """The phone's events: a received SMS is answered through the outbox; sent, delivered
-    and failed move our message forward; a ping is acknowledged."""
+@bp.post("/webhooks/android/<device>")
+def webhook(device: str | None = None) -> tuple[Response, int] | Response:
+    """A phone's events: a received SMS is answered through the outbox; sent, delivered
+    and failed move our message forward; a ping is acknowledged. /webhooks/android is the
+    first phone's; /webhooks/android/NAME the device (app) whose first phone is NAME."""
     from smsgw.gateway import Delivery
 
     require_enabled(PROVIDER)
     found = services()
     config = found.config
+    devices = device_phones(config)
+    first = next(iter(devices))
+    on = devices.get(device or first)
+    if on is None:
+        abort(404, description="no such phone")
     body = request.get_data(cache=False)
-    refused = verify(config["providers.android.signing_key"], body,
+    refused = verify(on[0].signing_key, body,
                      request.headers.get("X-Signature"), request.headers.get("X-Timestamp"),
                      now=time.time(), skew_seconds=config["providers.android.timestamp_skew_seconds"])
     if refused:
@@ -237,7 +383,8 @@ def webhook() -> tuple[Response, int] | Response:
         abort(403, description=refused)
     event = parse_event(body)
     if event.event == "sms:received":
-        message = parse_received(event, region=region(), now=found.clock())
+        message = parse_received(event, region=region(), now=found.clock(), device=on,
+                                 first_device=on[0].device == first)
         received = found.gateway.receive(connection(), message, delivery=Delivery.QUEUE,
                                          reply_provider=PROVIDER)
         return jsonify(duplicate=received.duplicate), 200
@@ -254,27 +401,24 @@ def webhook() -> tuple[Response, int] | Response:
 # ------------------------------------------------------------------------------ the phone
 
 
-def register_webhooks(settings: Mapping[str, Any]) -> list[str]:
-    """Register our webhook for every event on the phone (same ids: re-running replaces)."""
-    api = client(settings)
-    url = str(settings["providers.android.webhook_url"])
+def register_webhooks(phone: Phone, timeout: float) -> list[str]:
+    """Register our webhook for every event on a device (same ids: re-running replaces)."""
+    api = client(phone, timeout)
     done = []
     for event in EVENTS:
-        api.create_webhook(Webhook(id=f"smsgw-{event.replace(':', '-')}", url=url,
+        api.create_webhook(Webhook(id=f"smsgw-{event.replace(':', '-')}", url=phone.webhook_url,
                                    event=WebhookEvent(event)))
         done.append(event)
     return done
 
 
-def refresh_inbox(settings: Mapping[str, Any], *, since: datetime, until: datetime) -> None:
-    """Ask the phone to post, as webhooks, the SMS it received between two moments but never
+def refresh_inbox(phone: Phone, timeout: float, *, since: datetime, until: datetime) -> None:
+    """Ask a device to post, as webhooks, the SMS it received between two moments but never
     recorded (app v1.59.0+). The client cannot ask for the webhooks, so this is direct."""
-    session = _Session(float(settings["providers.android.timeout_seconds"]))
-    url = str(settings["providers.android.url"]).rstrip("/") + "/inbox/refresh"
     body = {"since": _java_date(since), "until": _java_date(until), "triggerWebhooks": True,
             "webhookDelivery": "Individual"}
-    response = session.post(url, json=body, auth=(settings["providers.android.username"],
-                                                   settings["providers.android.password"]))
+    response = _Session(timeout).post(phone.url + "/inbox/refresh", json=body,
+                                      auth=(phone.username, phone.password))
     response.raise_for_status()
 
 
@@ -294,11 +438,10 @@ class Health:
     clock_skew_seconds: float | None
 
 
-def health(settings: Mapping[str, Any]) -> Health:
-    """The phone's own health report. With no internet the app says "fail" (HTTP 500) even
+def health(phone: Phone, timeout: float) -> Health:
+    """A device's own health report. With no internet the app says "fail" (HTTP 500) even
     when it can send SMS, so the body is read whatever the status."""
-    session = _Session(float(settings["providers.android.timeout_seconds"]))
-    response = session.get(str(settings["providers.android.url"]).rstrip("/") + "/health")
+    response = _Session(timeout).get(phone.url + "/health")
     data = response.json()
     checks = data.get("checks", {}) if isinstance(data, dict) else {}
 
@@ -324,64 +467,100 @@ def health(settings: Mapping[str, Any]) -> Health:
 # ------------------------------------------------------------------------------ commands
 
 
+def _timeout(settings: Mapping[str, Any]) -> float:
+    return float(settings["providers.android.timeout_seconds"])
+
+
 def refresh_since_start(settings: Mapping[str, Any]) -> None:
-    """When the worker starts: ask the phone for what it received but never posted."""
+    """When the worker starts: ask each device for what it received but never posted."""
     hours = int(settings["providers.android.refresh_hours"])
-    if hours > 0:
-        now = datetime.now(UTC)
-        refresh_inbox(settings, since=now - timedelta(hours=hours), until=now)
-        log.info("android: asked the phone for SMS of the last %d h it never posted", hours)
+    if hours <= 0:
+        return
+    now = datetime.now(UTC)
+    for name, on in device_phones(settings).items():
+        try:
+            refresh_inbox(on[0], _timeout(settings), since=now - timedelta(hours=hours),
+                          until=now)
+        except requests.RequestException as exc:   # one phone off must not stop the others
+            log.warning("android: phone %s did not take the inbox refresh: %s", name,
+                        type(exc).__name__)
+            continue
+        log.info("android: asked phone %s for SMS of the last %d h it never posted", name, hours)
+
+
+def _devices(config: Any, phone: str | None) -> dict[str, list[Phone]]:
+    devices = device_phones(config)
+    if phone is None:
+        return devices
+    chosen = {name: on for name, on in devices.items() if phone in {p.name for p in on}}
+    if not chosen:
+        raise click.ClickException(f"no phone named {phone!r}; the phones are"
+                                   f" {', '.join(p.name for p in phones(config))}")
+    return chosen
 
 
 @click.group("android")
 def commands() -> None:
-    """The Android phone gateway: check it, register our webhooks, recover missed SMS."""
+    """The Android phone gateway: check the phones, register our webhooks, recover missed
+    SMS."""
 
 
 @commands.command("check")
 @click.option("--no-register", is_flag=True, help="Only look; do not register our webhooks.")
-def check(config: Any, no_register: bool) -> None:
-    """Reach the phone, show its health and clock, and register our webhooks on it."""
-    try:
-        found = health(config)
-    except (requests.RequestException, ValueError) as exc:
-        raise click.ClickException(
-            f"the phone does not answer at {config['providers.android.url']}: {exc}"
-            " (is the app's local server on, and `adb forward tcp:8080 tcp:8080` done?)"
-        ) from None
-    click.echo(f"phone at {config['providers.android.url']}: app {found.version},"
-               f" health {found.status}")
-    click.echo(f"  battery {found.battery}, charging {found.charging},"
-               f" internet {found.internet}")
-    if found.clock_skew_seconds is not None:
-        skew = found.clock_skew_seconds
-        limit = config["providers.android.timestamp_skew_seconds"]
-        verdict = "ok" if abs(skew) <= limit else "TOO FAR: webhooks will be refused"
-        click.echo(f"  the phone's clock is {skew:+.0f} s from ours ({verdict}; limit {limit} s)")
-    if found.status == "fail":
-        click.echo("  (the app says \"fail\" when it has no internet; SMS still work)")
-    if no_register:
-        return
-    try:
-        events = register_webhooks(config)
-    except errors.APIError as exc:
-        raise click.ClickException(f"the phone refused our webhooks: {exc}"
-                                   " (check providers.android.username/password)") from None
-    click.echo(f"webhooks registered for {', '.join(events)} ->"
-               f" {config['providers.android.webhook_url']}")
+@click.option("--phone", default=None, help="Only this phone (default: every phone).")
+def check(config: Any, no_register: bool, phone: str | None) -> None:
+    """Reach each phone, show its health and clock, and register our webhooks on it."""
+    failed = []
+    for name, on in _devices(config, phone).items():
+        sims = ", ".join(f"{p.name} (SIM {p.sim_number or 'default'}, {p.max_per_hour}/h"
+                         f"{', to ' + ' '.join(p.prefixes) if p.prefixes else ''})" for p in on)
+        try:
+            found = health(on[0], _timeout(config))
+        except (requests.RequestException, ValueError) as exc:
+            click.echo(f"phone {name} does not answer at {on[0].url}: {exc} (is the app's local"
+                       " server on, and `adb forward tcp:8080 tcp:8080` done?)", err=True)
+            failed.append(name)
+            continue
+        click.echo(f"phone {name} at {on[0].url}: app {found.version}, health {found.status}")
+        click.echo(f"  sends as {sims}")
+        click.echo(f"  battery {found.battery}, charging {found.charging},"
+                   f" internet {found.internet}")
+        if found.clock_skew_seconds is not None:
+            skew = found.clock_skew_seconds
+            limit = config["providers.android.timestamp_skew_seconds"]
+            verdict = "ok" if abs(skew) <= limit else "TOO FAR: webhooks will be refused"
+            click.echo(f"  the phone's clock is {skew:+.0f} s from ours ({verdict};"
+                       f" limit {limit} s)")
+        if found.status == "fail":
+            click.echo("  (the app says \"fail\" when it has no internet; SMS still work)")
+        if no_register:
+            continue
+        try:
+            events = register_webhooks(on[0], _timeout(config))
+        except (errors.APIError, requests.RequestException) as exc:
+            click.echo(f"phone {name} refused our webhooks: {exc} (check its username and"
+                       " password)", err=True)
+            failed.append(name)
+            continue
+        click.echo(f"  webhooks registered for {', '.join(events)} -> {on[0].webhook_url}")
+    if failed:
+        raise click.ClickException(f"not ready: {', '.join(failed)}")
 
 
 @commands.command("refresh")
 @click.option("--hours", type=int, default=24, show_default=True,
               help="How far back to look.")
-def refresh(config: Any, hours: int) -> None:
-    """Ask the phone to post the SMS it received in the last HOURS but never posted."""
+@click.option("--phone", default=None, help="Only this phone (default: every phone).")
+def refresh(config: Any, hours: int, phone: str | None) -> None:
+    """Ask each phone to post the SMS it received in the last HOURS but never posted."""
     now = datetime.now(UTC)
-    try:
-        refresh_inbox(config, since=now - timedelta(hours=hours), until=now)
-    except requests.RequestException as exc:
-        raise click.ClickException(f"the phone did not take the request: {exc}") from None
-    click.echo(f"asked the phone for the SMS of the last {hours} h; they arrive as webhooks")
+    for name, on in _devices(config, phone).items():
+        try:
+            refresh_inbox(on[0], _timeout(config), since=now - timedelta(hours=hours), until=now)
+        except requests.RequestException as exc:
+            raise click.ClickException(f"phone {name} did not take the request: {exc}") from None
+        click.echo(f"asked phone {name} for the SMS of the last {hours} h; they arrive as"
+                   " webhooks")
 
 
 DECLARATION = Provider(
@@ -414,8 +593,28 @@ DECLARATION = Provider(
         Setting("providers.android.refresh_hours", int, 24,
                 "When the worker starts, ask the phone for SMS of this many past hours it"
                 " never posted to us (0 = never)"),
+        Setting("providers.android.name", str, "phone",
+                "This phone's name (in logs, `smsgw android check --phone`, and the route"
+                " /webhooks/android/NAME besides /webhooks/android)"),
+        Setting("providers.android.prefixes", str, "",
+                "Number starts this phone sends to, comma-separated (+25470,+25471: its"
+                " operator's numbers); empty = any number"),
+        Setting("providers.android.phones", dict, {},
+                "More phones or SIMs, one [providers.android.phones.NAME] table each; every"
+                " key left out is taken from [providers.android] (a second SIM of the same"
+                " phone needs only sim_number)",
+                fields=(Setting("url", str, "", "The phone's local server"),
+                        Setting("username", str, "", "Its local server user name"),
+                        Setting("password", str, "", "Its local server password", secret=True),
+                        Setting("signing_key", str, "", "Its webhook signing key", secret=True),
+                        Setting("webhook_url", str, "",
+                                "Where it posts (default: webhook_url + /NAME)"),
+                        Setting("max_per_hour", int, 240, "Its SMS per hour", minimum=1),
+                        Setting("sim_number", int, 0, "Its SIM (1, 2...)"),
+                        Setting("prefixes", str, "", "Number starts it sends to"))),
     ),
     required=("providers.android.password", "providers.android.signing_key"),
+    check=check_phones,
     blueprint=bp,
     sender=AndroidSender,
     cli=commands,
