@@ -23,6 +23,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -120,12 +121,19 @@ def post(ctx: Context, rest: str) -> list[Reply]:
     try:
         order = create(ctx, rest)
     except GrammarError as error:
-        return [Reply(ctx.t(error.key, **error.values))]
+        return [Reply(ctx.t(error.key, **_figures(ctx, error.values)))]
     reached = relay(ctx, order)
     if not reached:
         return [Reply(ctx.t("order_posted_none", code=order.code, summary=summary(ctx, order)))]
     return [Reply(_fitted(ctx, "order_posted", code=order.code, summary=summary(ctx, order),
                           groups=str(reached)))]
+
+
+def _figures(ctx: Context, values: Mapping[str, str | int | Decimal]) -> dict[str, str]:
+    """An error's figures as the reader writes them: 10 000 000 and 0,1 in French."""
+    return {key: value if isinstance(value, str) else localize.number(
+        ctx.language, value, -min(0, int(value.as_tuple().exponent))
+        if isinstance(value, Decimal) else 0) for key, value in values.items()}
 
 
 def _fitted(ctx: Context, key: str, **values: str) -> str:
@@ -283,6 +291,7 @@ def current_offer(ctx: Context, order: Order) -> float:
 def announce_filled(ctx: Context, order: Order, total: float) -> None:
     """The quantity is reached: tell the buyer and every relayed group's leaders now."""
     out = Outbox(ctx.conn, ctx.settings, ctx.now, "order")
+
     def text(key: str) -> Callable[[Context], str]:
         return lambda c: c.t(key, code=order.code, unit=unit_name(c, order),
                              total=quantity(c, total), wanted=quantity(c, order.quantity))

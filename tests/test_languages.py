@@ -292,3 +292,8 @@ def test_an_order_is_counted_in_each_reader_s_words(kenya_db, tmp_path, clock):
     response = post_local(client, "COMMANDE 2.5 TONNES MAIS", msg_id="o2", sender=buyer)
     [second] = [one_sms(r["text"]) for r in response.get_json()["replies"]]
     assert second.startswith("Commande ") and "2,5 tonnes mais" in second
+    for message, figure in (("COMMANDE 99999999999 SACS MAIS", " 10 000 000."),
+                            ("COMMANDE 0.001 SACS MAIS", " 0,1.")):
+        response = post_local(client, message, msg_id=message, sender=buyer)
+        [error] = [one_sms(r["text"]) for r in response.get_json()["replies"]]
+        assert error.endswith(figure), error   # a limit written as the reader writes figures
