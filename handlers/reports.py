@@ -154,7 +154,7 @@ def _item(ctx: Context, review: Review, detail: int) -> str:
     what was reported at 1; without the kind and currency at 0."""
     o = review.observation
     name = price.display_name((Named(o.commodity_id, review.commodity),), ctx)
-    value = f"{price.money(ctx, o.price)}/{price.unit_text(o.unit)}"
+    value = f"{price.money(ctx, o.price)}/{price.unit_text(o.unit, ctx)}"
     if detail >= 1:
         value = f"{ctx.t('type_' + o.price_type)} {o.currency} {value}"
     typed_price, _, typed_unit = (review.reported or "").partition("/")
