@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import price
+from handlers import localize, price
 from handlers.messages import Context
-from handlers.order_grammar import UNITS
+from handlers.order_grammar import UNITS, GrammarError
+from handlers.orders import _figures as figures
 from handlers.orders import quantity
 from handlers.pool_grammar import Tiers
 from handlers.segments import fits
@@ -19,14 +20,18 @@ COUNTED = frozenset(UNITS.values())   # unit words; any other unit is the produc
 
 
 def label(ctx: Context, product: str, unit: str) -> str:
-    """What is bought: 'DAP 50kg', 'DAP bags' (a crop in the reader's language: 'mahindi
-    bags'), or the product as typed when it is what is counted: 'crates'."""
-    if not unit.startswith("x ") and (unit not in COUNTED or singular(phrase(unit)) == product):
+    """What is bought: 'DAP 50kg', 'DAP bags' (in the reader's language: 'DAP magunia',
+    'mahindi magunia'), or the product as typed when it is what is counted: 'CRATES'."""
+    if not unit.startswith("x ") and unit not in COUNTED:
         return unit
+    if not unit.startswith("x ") and singular(phrase(unit)) == product:
+        return localize.word(ctx.language, unit)
     match = catalog_for(ctx.conn).commodities.match(product)
     name = price.display_name(match.items, ctx).lower() \
         if match.kind is MatchKind.EXACT and match.items else product
-    return f"{name} {unit.removeprefix('x ')}"
+    if unit.startswith("x "):
+        return f"{name} {unit.removeprefix('x ')}"
+    return f"{name} {localize.word(ctx.language, unit)}"   # bags: magunia, sacs
 
 
 def goods(ctx: Context, amount: float, product: str, unit: str) -> str:
@@ -43,6 +48,12 @@ def tiers_text(ctx: Context, currency: str, tiers: Tiers) -> str:
     steps = [ctx.t("pool_step", amount=price.money(ctx, p), quantity=quantity(ctx, q))
              for q, p in tiers[1:]]
     return "; ".join([first, *steps])
+
+
+def error_text(ctx: Context, error: GrammarError) -> str:
+    """A grammar error's reply, its figures written as the reader writes them (ORDER's own
+    formatting: 10 000 000 in French)."""
+    return ctx.t(error.key, **figures(ctx, error.values))
 
 
 def fitted(ctx: Context, key: str, **values: Any) -> str:

@@ -39,7 +39,7 @@ from handlers.notify import Outbox, Recipient, pack
 from handlers.order_grammar import BY_WORDS, GrammarError, echo, read_quantity
 from handlers.orders import quantity
 from handlers.pool_texts import fitted as _fitted
-from handlers.pool_texts import goods, label, tiers_text
+from handlers.pool_texts import error_text, goods, label, tiers_text
 from handlers.phone import display_phone
 from handlers.pool_grammar import Tiers, price_at
 from handlers.router import Command, Router
@@ -110,7 +110,7 @@ def pool(ctx: Context, rest: str) -> list[Reply]:
     try:
         opened = open_pool(ctx, group, rest)
     except GrammarError as error:
-        return [Reply(ctx.t(error.key, **error.values))]
+        return [Reply(error_text(ctx, error))]
     if isinstance(opened, str):
         return [Reply(opened)]
     return [Reply(announce(ctx, opened, group))]
@@ -232,7 +232,7 @@ def answer(ctx: Context, found: Pool, rest: str) -> list[Reply]:
     try:
         amount, taken = read_quantity(fold(" ".join(raw)).split(), precision, allow_zero=True)
     except GrammarError as error:
-        return [Reply(ctx.t(error.key, **error.values))]
+        return [Reply(error_text(ctx, error))]
     return [Reply(make_answer(ctx, found, amount, name_of(raw[taken:])))]
 
 

@@ -27,7 +27,7 @@ from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient
 from handlers.order_grammar import GrammarError, echo
 from handlers.orders import quantity
-from handlers.pool_texts import fitted, label, tiers_text
+from handlers.pool_texts import error_text, fitted, label, tiers_text
 from handlers.router import Command, Router
 from handlers.segments import fits
 from prices import countries
@@ -63,7 +63,7 @@ def supply(ctx: Context, rest: str) -> list[Reply]:
     try:
         request = pool_grammar.parse(rest, today, allow_supplier=False)
     except GrammarError as error:
-        return [Reply(ctx.t(error.key, **error.values))]
+        return [Reply(error_text(ctx, error))]
     if not request.tiers:
         return [Reply(ctx.t("supply_no_price"))]
     product = canonical_product(ctx.conn, request.product)

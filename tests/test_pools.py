@@ -612,3 +612,15 @@ def test_admin_cli_suppliers_and_pools(config, conn, tmp_path):
     assert inbox(conn, LEADER)[-1].startswith(f"Pool {made.code} closed: 4 x DAP 50kg")
     assert run("pools", "tick") == "0 pool(s) closed, 0 leader(s) updated\n"
     assert "no pool ZZZZ" in run("pools", "show", "ZZZZ", code=1)
+
+
+def test_units_and_figures_in_the_readers_language(client, conn):
+    setup(conn)
+    say(client, "LANG SW", MARY)
+    say(client, "LANG FR", JOHN)
+    code = code_in(say(client, "POOL MAIZE SEED BAGS @1250", LEADER))
+    assert "MAIZE SEED magunia" in inbox(conn, MARY)[-1]
+    assert "MAIZE SEED sacs" in inbox(conn, JOHN)[-1] and "KES 1 250. Avant le 7 déc.," in inbox(conn, JOHN)[-1]
+    assert "12 506 MAIZE SEED sacs" in say(client, f"OFFRE {code} 12 506", JOHN)
+    assert say(client, f"OFFRE {code} 99999999999", JOHN) == (
+        "La quantité 99999999999 est trop grande: au plus 10 000 000.")
