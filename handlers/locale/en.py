@@ -36,6 +36,7 @@ TEXTS = {
     "error": "Sorry, something went wrong on our side. Please try again later.",
     "thousands_sep": ",",
     "decimal_sep": ".",
+    "list_sep": ", ",
     "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
     "trend_up": "up {amount} since {since}",
     "trend_down": "down {amount} since {since}",

@@ -40,6 +40,7 @@ TEXTS = {
     "error": "Désolé, une erreur est survenue chez nous. Merci de réessayer plus tard.",
     "thousands_sep": " ",
     "decimal_sep": ",",
+    "list_sep": "; ",
     "months": "janv. févr. mars avr. mai juin juil. aout sept. oct. nov. déc.",
     "trend_up": "hausse {amount} depuis {since}",
     "trend_down": "baisse {amount} depuis {since}",

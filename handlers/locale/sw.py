@@ -35,6 +35,7 @@ TEXTS = {
     "error": "Samahani, kuna hitilafu upande wetu. Tafadhali jaribu tena baadaye.",
     "thousands_sep": ",",
     "decimal_sep": ".",
+    "list_sep": ", ",
     "months": "Jan Feb Mac Apr Mei Jun Jul Ago Sep Okt Nov Des",
     "trend_up": "juu {amount} tangu {since}",
     "trend_down": "chini {amount} tangu {since}",
