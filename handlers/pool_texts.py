@@ -56,7 +56,11 @@ def error_text(ctx: Context, error: GrammarError) -> str:
     return ctx.t(error.key, **figures(ctx, error.values))
 
 
-def fitted(ctx: Context, key: str, **values: Any) -> str:
-    """The text `key`, or `key`_short when the long one does not fit one SMS."""
-    text = ctx.t(key, **values)
-    return text if fits(text) else ctx.t(key + "_short", **values)
+def fitted(ctx: Context, key: str, *, held: str = "", **values: Any) -> str:
+    """The text `key`, or `key`_short when the long one does not fit one SMS; `held` (the
+    messages wait for quiet hours: handlers.notify.held_note) goes at the end of whichever
+    fits with it, as ORDER's replies do."""
+    for text in (ctx.t(key, **values) + held, ctx.t(key + "_short", **values) + held):
+        if fits(text):
+            return text
+    return ctx.t(key + "_short", **values)

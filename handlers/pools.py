@@ -35,7 +35,7 @@ from db.pools import Pool
 from handlers import keywords, pool_grammar, price
 from handlers.groups import code_of
 from handlers.messages import Context, Reply
-from handlers.notify import Outbox, Recipient, pack
+from handlers.notify import Outbox, Recipient, held_note, pack
 from handlers.order_grammar import BY_WORDS, GrammarError, echo, read_quantity
 from handlers.orders import quantity
 from handlers.pool_texts import fitted as _fitted
@@ -188,9 +188,10 @@ def announce(ctx: Context, made: Pool, group: Group) -> str:
               "what": label(ctx, made.product, made.unit), "members": quantity(ctx, done.queued),
               "tiers": tiers_text(ctx, made.currency, made.tiers)}
     supplier = suppliers.find(ctx.conn, made.supplier_id) if made.supplier_id else None
+    held = held_note(ctx) if done.queued else ""
     if supplier is not None:
-        return _fitted(ctx, "pool_opened_supplier", supplier=supplier.name, **values)
-    return _fitted(ctx, "pool_opened", **values)
+        return _fitted(ctx, "pool_opened_supplier", held=held, supplier=supplier.name, **values)
+    return _fitted(ctx, "pool_opened", held=held, **values)
 
 
 def status(ctx: Context, found: Pool) -> str:
@@ -278,7 +279,11 @@ def close(ctx: Context, found: Pool) -> list[Reply]:
                   leader_inline=ctx.contact.id):
         return [Reply(ctx.t("pool_closed", code=found.code))]
     done = pools_db.by_id(ctx.conn, found.id) or found
-    return [Reply(text) for text in purchase_list(ctx, done)]
+    texts = purchase_list(ctx, done)
+    held = held_note(ctx) if done.pledged else ""   # the members' lines wait too
+    if held and fits(texts[-1] + held):
+        texts[-1] += held
+    return [Reply(text) for text in texts]
 
 
 def finish(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime, found: Pool,

@@ -624,3 +624,17 @@ def test_units_and_figures_in_the_readers_language(client, conn):
     assert "12 506 MAIZE SEED sacs" in say(client, f"OFFRE {code} 12 506", JOHN)
     assert say(client, f"OFFRE {code} 99999999999", JOHN) == (
         "La quantité 99999999999 est trop grande: au plus 10 000 000.")
+
+
+def test_a_pool_opened_in_quiet_hours_says_when_members_get_it(client, conn, clock):
+    setup(conn)
+    clock.now = clock.now.replace(hour=18, minute=20)     # 21:20 in Nairobi
+    reply = say(client, "POOL DAP 50KG @3200 BY 2026-12-15", LEADER)
+    code = code_in(reply)
+    assert reply == (f"Pool {code} for KIMA: DAP 50kg, KES 3,200; until 15 Dec. Sent to 3 members."
+                     f" CLOSE {code} ends it. They get it at 07:00, after quiet hours.")
+    say(client, f"OFFER {code} 4", MARY)
+    assert say(client, f"CLOSE {code}", LEADER).endswith(
+        "= 12,800. They get it at 07:00, after quiet hours.")
+    kinds = {row[0] for row in conn.execute("SELECT kind FROM outbox WHERE inbound_id IS NULL")}
+    assert kinds == {"pool"} <= HELD_KINDS                # the worker holds them, by kind
