@@ -270,3 +270,16 @@ def _year(text: str | None, today: date, month: int, day: int) -> int:
     if text:
         return int(text) + (2000 if len(text) == 2 else 0)
     return today.year if (month, day) >= (today.month, today.day) else today.year + 1
+
+
+def read_price(words: list[str]) -> tuple[float, str | None, int]:
+    """A price as the grammar reads it after @ (@3400, @ 3400, @KES3400, @3400 KES), for
+    commands that take one without the rest of an order (BUY): (amount, currency or None,
+    how many words it took); GrammarError order_bad_price when it is not one."""
+    text, taken = words[0][1:], 1
+    if not text and len(words) > 1:
+        text, taken = words[1], 2
+    amount, currency = _price(text)
+    if currency is None and len(words) > taken and _is_currency(words[taken]):
+        currency, taken = words[taken], taken + 1
+    return amount, currency, taken

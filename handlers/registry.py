@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from handlers import basic, groups, orders, price, privacy, standards, subscriptions
+from handlers import (basic, bids, groups, listings, orders, price, privacy, standards,
+                      subscriptions, wants)
 from handlers.router import Router
 from handlers.ussd import alerts as ussd_alerts
 from handlers.ussd import orders as ussd_orders
 from handlers.ussd import prices as ussd_prices
 from handlers.ussd import profile as ussd_profile
+from handlers.ussd import sell as ussd_sell
 from handlers.ussd import standards as ussd_standards
 from handlers.ussd.menu import Menu
 
@@ -21,6 +23,9 @@ def build_router() -> Router:
     subscriptions.register(router)
     groups.register(router)
     orders.register(router)
+    listings.register(router)
+    bids.register(router)
+    wants.register(router)
     privacy.register(router)
     return router
 
@@ -33,4 +38,5 @@ def build_menu() -> Menu:
     ussd_profile.register(menu)
     ussd_alerts.register(menu)
     ussd_orders.register(menu)
+    ussd_sell.register(menu)
     return menu

@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 
 from prices import countries
 
-# Outbox kinds that wait for quiet hours to end: bulletins, notices, leader broadcasts, and
-# orders relayed or forwarded to whole groups (and their updates and summaries).
-HELD_KINDS = frozenset({"bulletin", "standard_notice", "broadcast", "order"})
+# Outbox kinds that wait for quiet hours to end: bulletins, notices, leader broadcasts,
+# orders relayed or forwarded to whole groups (and their updates and summaries), and
+# produce sales: buyers' digests, bids, deals and their summaries (handlers.listings).
+HELD_KINDS = frozenset({"bulletin", "standard_notice", "broadcast", "order", "listing"})
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
