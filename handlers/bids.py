@@ -19,7 +19,7 @@ from db import groups as groups_db
 from db import listings as listings_db
 from db import pledges as pledges_db
 from db.listings import Bid, Listing
-from handlers import keywords, listings, orders, price
+from handlers import keywords, listings, orders, price, sale_ends
 from handlers.listings import KIND, recipient
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox
@@ -166,7 +166,7 @@ def agree(ctx: Context, rest: str) -> list[Reply]:
                         market=listings.market_name(c, listing.market_id),
                         phone=display_phone(ctx.contact.phone, c.settings))))
     if left <= 0:
-        listings.finish(ctx.conn, ctx.settings, ctx.now, listing, "sold",
+        sale_ends.finish(ctx.conn, ctx.settings, ctx.now, listing, "sold",
                         actor_id=ctx.contact.id)
     phone = display_phone(buyer.phone, ctx.settings) if buyer else "-"
     return [Reply(listings.fitted(ctx, "agree_done", bid=bid.code, code=listing.code,

@@ -12,8 +12,8 @@
    to pledge, and answer `SELL <id> 20` (0 takes it back): the pledge mechanism orders use
    (db.pledges). The leader hears how pledges stand in batches, and who pledged what when
    the sale ends; each member hears their own line.
-4. Bids, deals and numbers: handlers.bids. `SOLD <id>` and `WITHDRAW <id>` end a sale, and
-   so does its last day passing (`expire_due`); open bids then lapse and their buyers hear.
+4. Bids, deals and numbers: handlers.bids. `SOLD <id>` and `WITHDRAW <id>`, and the last
+   day passing, end a sale: handlers.sale_ends.
 5. `LIST MAIZE [market]` shows open sales near the asker in one SMS; `LIST` alone, your own.
 Nobody's number is in any of these messages: numbers are exchanged only when a seller
 agrees to a bid (handlers.bids).
@@ -22,7 +22,7 @@ agrees to a bid (handlers.bids).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,9 +37,8 @@ from handlers import keywords, orders, price
 from handlers.groups import code_of
 from handlers.locale import en
 from handlers.messages import Context, Reply
-from handlers.notify import Outbox, Recipient, pack
+from handlers.notify import Outbox, Recipient
 from handlers.order_grammar import UNITS, GrammarError, echo, parse, read_quantity
-from handlers.phone import display_phone
 from handlers.router import Command, Router
 from handlers.segments import fits
 from prices import countries
@@ -49,8 +48,6 @@ from prices.producers import canonical_product, markets_near, singular
 
 SELL_WORDS = keywords.words("sell")
 LIST_WORDS = keywords.words("list")
-SOLD_WORDS = keywords.words("sold")
-WITHDRAW_WORDS = keywords.words("withdraw")
 KIND = "listing"        # outbox kind of everything sent to others here (held in quiet hours)
 CLEAR_MATCH = 88        # a typed market this close is the market meant
 
@@ -145,7 +142,8 @@ def wrong_code(ctx: Context, code: str, wanted: str) -> str:
     return ctx.t("bid_unknown" if wanted == "bid" else "sale_unknown", code=code or "?")
 
 
-def _today(settings: Mapping[str, Any], now: datetime, country: str | None = None) -> date:
+def today(settings: Mapping[str, Any], now: datetime, country: str | None = None) -> date:
+    """The date in a served country (the first one's by default)."""
     return now.astimezone(ZoneInfo(countries.get(settings, country).timezone)).date()
 
 
@@ -156,7 +154,9 @@ def sell(ctx: Context, rest: str) -> list[Reply]:
     """SELL <quantity> <product> ...; SELL <group> <quantity> ... for a leader's group;
     SELL <id> <quantity> for a member's pledge into the group's sale."""
     words = fold(rest).split()
-    if words and (len(words) <= 2 or any(ch.isalpha() for ch in words[0])):
+    # A pledge is at most SELL <id> <quantity> [<unit>]; a sale starts with a number, or
+    # with a group's code and then a number.
+    if words and len(words) <= 3 and (len(words) <= 2 or any(c.isalpha() for c in words[0])):
         code = "".join(ch for ch in words[0] if ch.isalnum())[:8]
         listing = listings_db.by_code(ctx.conn, code)
         if listing is not None:
@@ -192,7 +192,7 @@ def draft(ctx: Context, text: str, group: Group | None = None) -> Listing:
     """Read a sale from the contact in `ctx`, not stored yet (id 0, no code);
     GrammarError names a bad part."""
     country = countries.get(ctx.settings, price.country_of(ctx))
-    request = parse(text, _today(ctx.settings, ctx.now, country.code),
+    request = parse(text, today(ctx.settings, ctx.now, country.code),
                     currency=country.currency,
                     default_days=int(ctx.settings["listings.default_days"]))
     catalog = catalog_for(ctx.conn)
@@ -354,114 +354,7 @@ def mine(ctx: Context) -> str:
     return fit_items(ctx, "list_mine", items)
 
 
-# ---------------------------------------------------------------------------- SOLD, WITHDRAW
-
-
-def sold(ctx: Context, rest: str) -> list[Reply]:
-    """SOLD <id>: the seller sold it all (here or elsewhere)."""
-    return [Reply(end(ctx, rest, "sold", "sold_usage"))]
-
-
-def withdraw(ctx: Context, rest: str) -> list[Reply]:
-    """WITHDRAW <id>: the seller takes the sale off."""
-    return [Reply(end(ctx, rest, "withdrawn", "withdraw_usage"))]
-
-
-def end(ctx: Context, rest: str, status: str, usage: str) -> str:
-    """End the seller's sale (SMS and USSD alike); the answer, or why not."""
-    listing, _, problem = find(ctx, rest, usage)
-    if listing is None:
-        return problem or ctx.t(usage)
-    if listing.seller_id != ctx.contact.id:
-        return ctx.t("sale_not_seller", code=listing.code)
-    lapsed = finish(ctx.conn, ctx.settings, ctx.now, listing, status, actor_id=ctx.contact.id)
-    if lapsed is None:
-        return ctx.t("sale_closed", code=listing.code)
-    return ctx.t("sale_ended", code=listing.code, status=ctx.t(f"sale_status_{status}"),
-                 n=lapsed)
-
-
-def finish(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime,
-           listing: Listing, status: str, *, actor_id: int | None = None,
-           tell_seller: bool = False) -> int | None:
-    """End an open sale: open bids lapse (their buyers hear), a group's leader gets who
-    pledged what and each member their line. The bids lapsed; None if it was not open."""
-    if not listings_db.finish(conn, listing.id, status, now):
-        return None
-    groups_db.audit(conn, status, actor_id=actor_id, group_id=listing.group_id, now=now,
-                    listing=listing.code)
-    out = Outbox(conn, settings, now, KIND)
-
-    def text(key: str, **values: Any) -> Callable[[Context], str]:
-        return lambda c: c.t(key, code=listing.code, status=c.t(f"sale_status_{status}"),
-                             **values)
-
-    bids = listings_db.open_bids(conn, listing.id)
-    for bid in bids:
-        listings_db.decide(conn, bid.id, "lapsed", now)
-        buyer = recipient(conn, bid.buyer_id)
-        out.send([buyer] if buyer else [], text("sale_bid_lapsed", bid=bid.code))
-    seller = recipient(conn, listing.seller_id)
-    if tell_seller and seller:
-        out.send([seller], text("sale_seller_ended"))
-    if listing.group_id is not None:
-        _pledge_summaries(conn, out, listing, status, seller)
-    return len(bids)
-
-
-def _pledge_summaries(conn: sqlite3.Connection, out: Outbox, listing: Listing, status: str,
-                      leader: Recipient | None) -> None:
-    given = pledges_db.listed(conn, pledges_db.LISTINGS, listing.id)
-    total = pledges_db.total(conn, pledges_db.LISTINGS, listing.id)
-    group = groups_db.by_id(conn, listing.group_id or 0)
-
-    def leader_text(c: Context) -> list[str]:
-        head = c.t("sale_leader_summary", code=listing.code,
-                   status=c.t(f"sale_status_{status}"), group=group.code,
-                   total=orders.quantity(c, total), unit=listing.unit, count=len(given))
-        items = [f"{display_phone(p.phone, c.settings)} {orders.quantity(c, p.quantity)}"
-                 for p in given]
-        return pack(lambda part: f"{head} {part}", items) if items else [head.rstrip(":") + "."]
-
-    out.send([leader] if leader else [], leader_text)
-    for given_row in given:
-        person = recipient(conn, given_row.contact_id)
-        out.send([person] if person else [], lambda c, q=given_row.quantity: c.t(
-            "sale_member_summary", code=listing.code, status=c.t(f"sale_status_{status}"),
-            quantity=orders.quantity(c, q), unit=listing.unit))
-
-
-# ---------------------------------------------------------------------------- the worker's
-
-
-def expire_due(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime) -> int:
-    """End the sales whose last day has passed (their seller hears); return how many."""
-    expired = 0
-    for listing in listings_db.due_to_expire(conn, _today(settings, now)):
-        if finish(conn, settings, now, listing, "expired", tell_seller=True) is not None:
-            expired += 1
-    return expired
-
-
-def send_pledge_updates(conn: sqlite3.Connection, settings: Mapping[str, Any],
-                        now: datetime) -> int:
-    """Tell each group sale's leader how members' pledges stand, when they moved."""
-    out = Outbox(conn, settings, now, KIND)
-    changed = listings_db.pledges_changed(conn)
-    for listing in changed:
-        total = pledges_db.total(conn, pledges_db.LISTINGS, listing.id)
-        leader = recipient(conn, listing.seller_id)
-        group = groups_db.by_id(conn, listing.group_id or 0)
-        out.send([leader] if leader else [], lambda c, s=listing, t=total, g=group: c.t(
-            "sale_pledges_update", code=s.code, group=g.code, total=orders.quantity(c, t),
-            wanted=orders.quantity(c, s.offered), unit=s.unit))
-        listings_db.set_notified_pledged(conn, listing.id, total)
-    return len(changed)
-
-
 def register(router: Router) -> None:
-    """Add SELL, LIST, SOLD and WITHDRAW."""
+    """Add SELL and LIST (SOLD and WITHDRAW: handlers.sale_ends)."""
     router.register(Command("sell", SELL_WORDS, sell))
     router.register(Command("list", LIST_WORDS, list_sales))
-    router.register(Command("sold", SOLD_WORDS, sold))
-    router.register(Command("withdraw", WITHDRAW_WORDS, withdraw))

@@ -211,15 +211,15 @@ def listing_tick(settings: Mapping[str, Any], *,
                  now: datetime | None = None) -> tuple[int, int, int]:
     """Each following buyer's digest of new sales, expiry of sales past their last day,
     and group sales' pledge updates to their leaders: (digests, expired, updates)."""
-    from handlers import listings, wants
+    from handlers import sale_ends, wants
 
     now = now or utcnow()
     conn = db.connect(settings["database.path"])
     try:
         with db.transaction(conn):
-            expired = listings.expire_due(conn, settings, now)
+            expired = sale_ends.expire_due(conn, settings, now)
             digests = wants.send_digests(conn, settings, now)
-            updates = listings.send_pledge_updates(conn, settings, now)
+            updates = sale_ends.send_pledge_updates(conn, settings, now)
     finally:
         conn.close()
     if digests or expired or updates:

@@ -691,3 +691,34 @@ def test_admin_cli_follows_lists_shows_and_ticks(client, conn, config, tmp_path)
     assert "You no longer follow maize sales." in run("buyers", "want", BUYER, "maize",
                                                       "--remove")
     assert "no sale ZZZZ" in run("listings", "show", "ZZZZ", code=1)
+
+
+def test_odd_messages_get_a_clear_answer_and_write_nothing_half(client, conn, clock):
+    setup(conn)
+    sale = code_of(SALE, say(client, "SELL 20 BAGS MAIZE AT NAKURU", FARMER))
+    group_sale = code_of(SALE, say(client, "SELL KIMA 50 BAGS MAIZE", LEADER))
+    bid = code_of(BID, say(client, f"BUY {sale} 5", BUYER))
+    odd = ["SELL @", "SELL 20 @", "SELL 20 BAGS MAIZE @", "SELL 20 BAGS MAÏS AT NAKURU",
+           "SELL 20 BAGS \U0001f33d AT NAKURU", "SELL 1e5 BAGS MAIZE", "SELL KIMA",
+           "SELL KIMA @", "SELL KIMA 0 BAGS MAIZE", f"SELL {sale}", f"SELL {sale} x",
+           f"SELL {group_sale} 1 2 3", f"SELL {group_sale} -3", f"SELL {group_sale} 0.01 KG",
+           f"SELL {bid} 5", "SELL " + "MAIZE " * 200, "BUY", "BUY @", f"BUY {sale} @",
+           f"BUY {sale} 5 @", f"BUY {sale} 1e5", f"BUY {sale} 5 BAGS @3400 KES extra",
+           f"BUY {sale} 0", f"BUY {sale} 99999999999", f"BUY {group_sale} 5 KG", "LIST @@",
+           "LIST 123", "LIST \U0001f33d", "WANT 0", "WANT @", "WANT MAIZE NAKURU 0 0",
+           "AGREE", "AGREE @", f"AGREE {group_sale}", "DECLINE ???", "SOLD", "WITHDRAW ??",
+           f"SOLD {bid}", "LISTE MAIS", "ORODHA", "TAKA"]
+    error = "Sorry, something went wrong"
+    for text in odd:
+        clock.advance(3601)   # past the per-sender limit's window
+        for sender in (FARMER, BUYER, MEMBER_A, LEADER):
+            before = conn.execute("SELECT COUNT(*) FROM listings").fetchone()[0]
+            answer = say(client, text, sender)
+            assert not answer.startswith(error), (text, sender, answer)
+            assert conn.execute("SELECT COUNT(*) FROM listings").fetchone()[0] in (
+                before, before + 1)
+    assert conn.execute("SELECT COUNT(*) FROM inbound WHERE outcome = 'failed'").fetchone()[0] == 0
+    for listing in listings_db.listed(conn):
+        assert listing.offered > 0 and listing.quantity >= 0
+        total, _ = pledges_db.recount(conn, pledges_db.LISTINGS, listing.id)
+        assert total == pledges_db.total(conn, pledges_db.LISTINGS, listing.id)

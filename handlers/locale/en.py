@@ -234,6 +234,8 @@ TEXTS = {
     "list_mine_more": "Your sales: {items}; {more} more. SOLD or WITHDRAW and the id ends one.",
     "list_mine_none": "You have no open sales. Send e.g. SELL 20 BAGS MAIZE AT NAKURU, or LIST MAIZE for others'.",
     "sale_bids": "{n} bid(s)",
+    "sold_usage": "Send SOLD and the sale id, e.g. SOLD K7Q3, when it is all sold.",
+    "withdraw_usage": "Send WITHDRAW and the sale id, e.g. WITHDRAW K7Q3, to take it off the list.",
     "sale_not_seller": "Only the seller of sale {code} can do that.",
     "sale_ended": "Sale {code} is {status} and off the list. {n} open bid(s) closed; their buyers are told.",
     "sale_status_sold": "sold",

@@ -238,6 +238,8 @@ TEXTS = {
     "list_mine_more": "Vos ventes: {items}; {more} de plus. VENDU ou RETRAIT et le numéro en termine une.",
     "list_mine_none": "Vous n'avez pas de vente ouverte. Envoyez ex. VENDRE 20 BAGS MAIS AT NAKURU, ou LISTE MAIS pour les autres.",
     "sale_bids": "{n} enchère(s)",
+    "sold_usage": "Envoyez VENDU et le numéro de vente, ex. VENDU K7Q3, quand tout est vendu.",
+    "withdraw_usage": "Envoyez RETRAIT et le numéro de vente, ex. RETRAIT K7Q3, pour la retirer de la liste.",
     "sale_not_seller": "Seul le vendeur de la vente {code} peut le faire.",
     "sale_ended": "La vente {code} est {status}; elle n'est plus en liste. {n} enchère(s) ouvertes fermées; leurs acheteurs sont prévenus.",
     "sale_status_sold": "vendue",

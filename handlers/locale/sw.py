@@ -233,6 +233,8 @@ TEXTS = {
     "list_mine_more": "Mauzo yako: {items}; {more} zaidi. IMEUZWA au FUTA na nambari humaliza moja.",
     "list_mine_none": "Huna mauzo yaliyo wazi. Tuma mfano UZA 20 BAGS MAHINDI AT NAKURU, au ORODHA MAHINDI kuona ya wengine.",
     "sale_bids": "zabuni {n}",
+    "sold_usage": "Tuma IMEUZWA na nambari ya mauzo, mfano IMEUZWA K7Q3, yakiisha kuuzwa yote.",
+    "withdraw_usage": "Tuma FUTA na nambari ya mauzo, mfano FUTA K7Q3, kuyaondoa kwenye orodha.",
     "sale_not_seller": "Ni muuzaji wa mauzo {code} tu anayeweza kufanya hivyo.",
     "sale_ended": "Mauzo {code} {status}; hayako kwenye orodha tena. Zabuni {n} zilizo wazi zimefungwa; wanunuzi wamejulishwa.",
     "sale_status_sold": "yameuzwa",

@@ -16,7 +16,7 @@ from typing import Any
 
 from db import listings as listings_db
 from db import outbox
-from handlers import costs, listings, price
+from handlers import costs, listings, price, sale_ends
 from handlers.messages import Context
 from handlers.order_grammar import GrammarError, parse, read_price
 from handlers.ussd.menu import Finish, Go, Item, Menu, MenuEntry, Page, Params, Retry, Step, View
@@ -203,7 +203,7 @@ def withdraw_view(ctx: Context, params: Params) -> View:
 
 def withdraw_chosen(ctx: Context, params: Params, value: Any) -> Step:
     """Withdraw it as WITHDRAW does; the answer on screen and by SMS."""
-    done = listings.end(ctx, params["s"], "withdrawn", "withdraw_usage")
+    done = sale_ends.end(ctx, params["s"], "withdrawn", "withdraw_usage")
     return Finish(done, sms=(done,))
 
 
