@@ -196,7 +196,8 @@ def draft(ctx: Context, text: str, group: Group | None = None) -> Listing:
                     currency=country.currency,
                     default_days=int(ctx.settings["listings.default_days"]))
     catalog = catalog_for(ctx.conn)
-    market_id = group.market_id if group else contacts.home_market(ctx.conn, ctx.contact.id)
+    market_id = (group.market_id if group else None) or \
+        contacts.home_market(ctx.conn, ctx.contact.id)   # a group without one: the leader's
     product = canonical_product(ctx.conn, request.product)
     if request.place:
         match = price.exact_market(catalog.markets_for(country.code).match(request.place))
