@@ -23,7 +23,9 @@ $(STAMP): pyproject.toml requirements.lock
 ## run: set up, create the database, load demo prices, start web server + worker on :8000
 run: $(STAMP)
 	$(BIN)/smsgw init
-	$(BIN)/smsgw import prices data/wfp_food_prices_ken.csv --country KE
+	@# Exit 1 is expected here: WFP's file has 7 rows far outside their series' range, which
+	@# wait for review (`smsgw prices review`); 2 (nothing imported) still stops the demo.
+	$(BIN)/smsgw import prices data/wfp_food_prices_ken.csv --country KE || test $$? -eq 1
 	$(BIN)/smsgw import standards prices/data/standards.toml
 	$(BIN)/smsgw run
 

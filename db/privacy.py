@@ -48,7 +48,7 @@ class Erased:
     caused: int = 0           # messages their own messages sent to others: text emptied
     subscriptions: int = 0
     memberships: int = 0
-    roles: int = 0            # buyer / admin
+    roles: int = 0            # buyer / admin / market agent
     confirmations: int = 0    # a request waiting for their YES
     broadcasts: int = 0       # their broadcasts to a group: text emptied
     ussd_sessions: int = 0    # deleted with every screen answered in them
@@ -103,7 +103,7 @@ def forget_contact(conn: sqlite3.Connection, contact_id: int, *, now: datetime,
     - Their open produce sales are withdrawn and their open bids lapse (silently: nobody
       is told), so no later deal can hand out their placeholder for a number; what they
       followed as a buyer, and digests not yet sent to them, go.
-    - Subscriptions, memberships, buyer/admin roles, a confirmation waiting for their YES,
+    - Subscriptions, memberships, buyer/admin/agent roles, a confirmation waiting for their YES,
       their USSD sessions (with every screen answered) and session-end notifications
       (which store the number as text) are deleted. Their broadcasts keep their counts
       but not their text, and so do the audit rows of what they did.
@@ -253,7 +253,8 @@ def _erase(conn: sqlite3.Connection, contact_id: int, phone: str, now: datetime)
         "ussd_events": events,
         "subscriptions": run("DELETE FROM subscriptions WHERE contact_id = ?", contact_id),
         "memberships": run("DELETE FROM memberships WHERE contact_id = ?", contact_id),
-        "roles": run("DELETE FROM roles WHERE contact_id = ?", contact_id),
+        "roles": run("DELETE FROM roles WHERE contact_id = ?", contact_id)
+        + run("DELETE FROM agents WHERE contact_id = ?", contact_id),
         "confirmations": run("DELETE FROM confirmations WHERE contact_id = ?", contact_id),
         "pledges_kept": int(conn.execute("SELECT COUNT(*) FROM pledges WHERE contact_id = ?",
                                          (contact_id,)).fetchone()[0]),

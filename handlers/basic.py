@@ -5,12 +5,29 @@ from __future__ import annotations
 from db import contacts, subscriptions
 from handlers import keywords
 from handlers.messages import OPTOUT_CONFIRMATION, Context, Reply
+from handlers.order_grammar import echo
 from handlers.router import Command, Router
+from handlers.words import split_command
 
 
 def help_(ctx: Context, rest: str) -> list[Reply]:
-    """What you can text, in one SMS."""
-    return [Reply(ctx.t("help"))]
+    """What you can text, in one SMS; HELP <word> explains that command in one SMS."""
+    word, _ = split_command(rest)
+    if not word:
+        return [Reply(ctx.t("help"))]
+    name = command_of(word)
+    if name is None:
+        return [Reply(ctx.t("help_unknown", word=echo(word)))]
+    return [Reply(ctx.t(f"help_{name}"))]
+
+
+def command_of(word: str) -> str | None:
+    """The command a keyword (of any language) belongs to: its name in keywords.COMMANDS,
+    or stop, start, yes and help for the opt-out, opt-in and help words."""
+    tables = {**keywords.COMMANDS, "yes": keywords.YES, "stop": keywords.OPT_OUT,
+              "start": keywords.OPT_IN, "help": keywords.HELP}
+    return next((name for name, table in tables.items()
+                 if word in keywords.all_words(table)), None)
 
 
 def stop(ctx: Context, rest: str) -> list[Reply]:

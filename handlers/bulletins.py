@@ -58,7 +58,7 @@ class Renderer(Wording):
         if key not in self._lines:
             name = price.display_name(line.commodity.items, ctx)
             text = (f"{name} {quote.market} {quote.currency} {price.money(ctx, quote.price)}"
-                    f"/{price.unit_text(quote.unit)}{_mark(ctx, quote.change)}"
+                    f"/{price.unit_text(quote.unit, ctx)}{_mark(ctx, quote.change)}"
                     f"{_since(ctx, quote)}")
             if quote.date != newest:   # its own date, with the year when not this year's
                 text += f" ({price.day(ctx, quote.date)})"

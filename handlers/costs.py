@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from db import confirmations, outbox, promised
-from handlers import keywords
+from handlers import keywords, localize
 from handlers.messages import Context, Reply
 from handlers.words import single_word
 
@@ -92,7 +92,7 @@ def _ask(ctx: Context, text: str, messages: int, segments: int, *,
         expires=ctx.now + timedelta(minutes=minutes))
     price = float(ctx.settings["bulletins.cost_per_segment"])
     cost = ctx.t("confirm_money", currency=str(ctx.settings["bulletins.cost_currency"]),
-                 amount=_n(ctx, round(price * segments))) if price > 0 else ""
+                 amount=_n(ctx, price * segments)) if price > 0 else ""
     word = text.split()[0].upper()[:12] if text.split() else ""
     reply = ctx.t("confirm_cost", word=word, messages=_n(ctx, messages),
                   segments=_n(ctx, segments), cost=cost, minutes=minutes)
@@ -101,6 +101,6 @@ def _ask(ctx: Context, text: str, messages: int, segments: int, *,
     return [Reply(reply)]
 
 
-def _n(ctx: Context, n: int) -> str:
-    """10000 -> '10,000' (the reader's thousands separator)."""
-    return f"{n:,}".replace(",", ctx.t("thousands_sep"))
+def _n(ctx: Context, n: float) -> str:
+    """10000 -> '10,000' (the reader's thousands separator), rounded half up to a whole."""
+    return localize.number(ctx.language, n)

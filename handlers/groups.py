@@ -20,7 +20,7 @@ from typing import Any
 from db import contacts
 from db import groups as groups_db
 from db.groups import Group
-from handlers import keywords
+from handlers import keywords, localize
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient
 from handlers.phone import display_phone, parse_phone
@@ -132,7 +132,7 @@ def broadcast(ctx: Context, rest: str) -> list[Reply]:
 
 def _count(ctx: Context, n: int) -> str:
     """10000 -> '10,000' (the reader's thousands separator)."""
-    return f"{n:,}".replace(",", ctx.t("thousands_sep"))
+    return localize.number(ctx.language, n)
 
 
 def _send_broadcast(ctx: Context, group: Group, message: str) -> int:

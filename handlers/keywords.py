@@ -60,6 +60,7 @@ COMMANDS: dict[str, dict[str, frozenset[str]]] = {
     "offer": _words("OFFER PLEDGE", "AHADI", "OFFRE"),
     "close": _words("CLOSE", "FUNGA", "FERMER"),
     "forget": _words("FORGET", "SAHAU", "OUBLIER"),
+    "rpt": _words("RPT REPORT", "RIPOTI", "RELEVE"),
     # Produce for sale (handlers.listings, bids, wants). UZA "sell", NUNUA "buy", TAKA
     # "want", ORODHA "list", IMEUZWA "it is sold", FUTA "delete", RIDHIA "consent", KATAA
     # "refuse"; VENDRE, ACHETER, CHERCHE "I look for", LISTE, VENDU, RETRAIT "withdrawal",

@@ -56,6 +56,7 @@ class Context:
     settings: Mapping[str, Any]   # every setting (smsgw.config): read as settings["key"]
     confirmed: bool = False   # the sender said YES to this very request (handlers.costs)
     next_bulletin: NextBulletin = no_bulletin   # asked with `now` when a reply names it
+    message_id: int | None = None   # the inbound SMS being answered (None: USSD, the CLI)
 
     def t(self, key: str, **values: Any) -> str:
         """The reply text `key` in the contact's language, filled with values."""

@@ -59,7 +59,7 @@ MAX_QUANTITY = 10_000_000
 class GrammarError(ValueError):
     """A part of the order cannot be read; `key` is the reply text, `values` fill it."""
 
-    def __init__(self, key: str, **values: str) -> None:
+    def __init__(self, key: str, **values: str | int | Decimal) -> None:
         super().__init__(key)
         self.key = key
         self.values = values
@@ -104,14 +104,14 @@ def read_quantity(words: list[str], unit: str | None = None, *,
     if value is None:
         raise GrammarError("quantity_not_number", word=echo(first))
     if value > MAX_QUANTITY:
-        raise GrammarError("quantity_too_big", word=echo(text), max=f"{MAX_QUANTITY:,}")
+        raise GrammarError("quantity_too_big", word=echo(text), max=MAX_QUANTITY)
     places = PRECISION.get(unit or "", 0)
     rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     if rounded == 0 and not (allow_zero and value == 0):
         if value == 0:
             raise GrammarError("quantity_zero")
         raise GrammarError("quantity_too_small", word=echo(text),
-                           least=str(Decimal(1).scaleb(-places)))
+                           least=Decimal(1).scaleb(-places))
     return float(rounded), taken
 
 

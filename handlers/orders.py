@@ -23,6 +23,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,7 +32,7 @@ from db import groups as groups_db
 from db import orders as orders_db
 from db.groups import Group
 from db.orders import Order
-from handlers import keywords, price
+from handlers import keywords, localize, price
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient, pack
 from handlers.order_grammar import GrammarError, OrderRequest, number, parse
@@ -53,9 +54,13 @@ CLOSE_WORDS = keywords.words("close")
 
 
 def quantity(ctx: Context, amount: float) -> str:
-    """200 -> '200', 1500 -> '1,500', 2.5 -> '2.5'."""
-    text = f"{amount:,.0f}" if float(amount).is_integer() else f"{amount:,.1f}"
-    return text.replace(",", ctx.t("thousands_sep"))
+    """200 -> '200', 1500 -> '1,500', 2.5 -> '2.5' ('2,5' in French)."""
+    return localize.number(ctx.language, amount, 0 if float(amount).is_integer() else 1)
+
+
+def unit_name(ctx: Context, order: Order) -> str:
+    """What the order is counted in, in the reader's language ('bags': 'magunia', 'sacs')."""
+    return localize.word(ctx.language, order.unit)
 
 
 def product_name(ctx: Context, product: str) -> str:
@@ -69,7 +74,7 @@ def product_name(ctx: Context, product: str) -> str:
 def summary(ctx: Context, order: Order) -> str:
     """'200 bags maize grade 1 @KES 3,400, by 20 Dec 2026 at Nakuru'."""
     name = product_name(ctx, order.product)
-    what = f"{quantity(ctx, order.quantity)} {order.unit}"
+    what = f"{quantity(ctx, order.quantity)} {unit_name(ctx, order)}"
     if singular(phrase(order.unit)) != order.product:
         what += f" {name}"
     if order.grade:
@@ -116,12 +121,19 @@ def post(ctx: Context, rest: str) -> list[Reply]:
     try:
         order = create(ctx, rest)
     except GrammarError as error:
-        return [Reply(ctx.t(error.key, **error.values))]
+        return [Reply(ctx.t(error.key, **_figures(ctx, error.values)))]
     reached = relay(ctx, order)
     if not reached:
         return [Reply(ctx.t("order_posted_none", code=order.code, summary=summary(ctx, order)))]
     return [Reply(_fitted(ctx, "order_posted", code=order.code, summary=summary(ctx, order),
                           groups=str(reached)))]
+
+
+def _figures(ctx: Context, values: Mapping[str, str | int | Decimal]) -> dict[str, str]:
+    """An error's figures as the reader writes them: 10 000 000 and 0,1 in French."""
+    return {key: value if isinstance(value, str) else localize.number(
+        ctx.language, value, -min(0, int(value.as_tuple().exponent))
+        if isinstance(value, Decimal) else 0) for key, value in values.items()}
 
 
 def _fitted(ctx: Context, key: str, **values: str) -> str:
@@ -183,7 +195,7 @@ def forward(ctx: Context, order: Order, group: Group, *, by: int | None) -> int 
                   if m.role == "member")
     done = out.send(recipients, lambda c: c.t(
         "order_forward", code=order.code, buyer=_buyer_name(c, order),
-        summary=summary(c, order), unit=order.unit))
+        summary=summary(c, order), unit=unit_name(c, order)))
     groups_db.audit(ctx.conn, "forward", actor_id=by, order_id=order.id, group_id=group.id,
                     now=ctx.now, members=done.queued, opted_out=done.opted_out)
     return done.queued
@@ -256,7 +268,7 @@ def make_offer(ctx: Context, order: Order, amount: float) -> str:
     total = orders_db.total(ctx.conn, order.id)
     if total >= order.quantity and orders_db.mark_filled(ctx.conn, order.id, ctx.now):
         announce_filled(ctx, order, total)
-    values = {"code": order.code, "unit": order.unit, "total": quantity(ctx, total),
+    values = {"code": order.code, "unit": unit_name(ctx, order), "total": quantity(ctx, total),
               "wanted": quantity(ctx, order.quantity)}
     if amount == 0:
         return ctx.t("offer_withdrawn", **values)
@@ -279,11 +291,10 @@ def current_offer(ctx: Context, order: Order) -> float:
 def announce_filled(ctx: Context, order: Order, total: float) -> None:
     """The quantity is reached: tell the buyer and every relayed group's leaders now."""
     out = Outbox(ctx.conn, ctx.settings, ctx.now, "order")
-    values = {"code": order.code, "unit": order.unit}
 
     def text(key: str) -> Callable[[Context], str]:
-        return lambda c: c.t(key, total=quantity(c, total), wanted=quantity(c, order.quantity),
-                             **values)
+        return lambda c: c.t(key, code=order.code, unit=unit_name(c, order),
+                             total=quantity(c, total), wanted=quantity(c, order.quantity))
 
     buyer = _recipient(ctx.conn, order.buyer_id)
     out.send([buyer] if buyer else [], text("order_filled_buyer"))
@@ -331,7 +342,7 @@ def finish(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime,
                 continue
             out.send([person], lambda c, q=pledge_row.quantity: c.t(
                 "summary_member", code=order.code, status=c.t(f"status_{order.status}"),
-                quantity=quantity(c, q), unit=order.unit))
+                quantity=quantity(c, q), unit=unit_name(c, order)))
     return True
 
 
@@ -352,7 +363,7 @@ def buyer_summary(ctx: Context, order: Order) -> list[Reply]:
         items.append(f"{group.code} {quantity(ctx, amount)} ({leaders})")
     head = ctx.t("summary_buyer", code=order.code, status=ctx.t(f"status_{order.status}"),
                  total=quantity(ctx, total), wanted=quantity(ctx, order.quantity),
-                 unit=order.unit)
+                 unit=unit_name(ctx, order))
     if not items:
         return [Reply(head + " " + ctx.t("summary_no_offers"))]
     return [Reply(text) for text in pack(lambda part: f"{head} {part}", items)]
@@ -362,8 +373,8 @@ def leader_summary(ctx: Context, order: Order, group: Group, group_total: float,
                    given: list[orders_db.Pledge]) -> list[str]:
     """Who in the leader's group pledged what."""
     head = ctx.t("summary_leader", code=order.code, status=ctx.t(f"status_{order.status}"),
-                 group=group.code, group_total=quantity(ctx, group_total), unit=order.unit,
-                 count=len(given))
+                 group=group.code, group_total=quantity(ctx, group_total),
+                 unit=unit_name(ctx, order), count=len(given))
     items = [f"{display_phone(p.phone, ctx.settings)} {quantity(ctx, p.quantity)}"
              for p in given]
     if not items:
@@ -386,7 +397,7 @@ def send_updates(conn: sqlite3.Connection, settings: Mapping[str, Any], now: dat
             buyer = _recipient(conn, order.buyer_id)
             out.send([buyer] if buyer else [], lambda c, o=order, t=total, n=counted: c.t(
                 "order_update_buyer", code=o.code, total=quantity(c, t),
-                wanted=quantity(c, o.quantity), unit=o.unit, groups=n))
+                wanted=quantity(c, o.quantity), unit=unit_name(c, o), groups=n))
         for relay_row in orders_db.relays(conn, order.id):
             amount = totals.get(relay_row.group_id, 0.0)
             if amount == relay_row.notified_total:
@@ -395,7 +406,7 @@ def send_updates(conn: sqlite3.Connection, settings: Mapping[str, Any], now: dat
             out.send(_leaders(conn, group.id), lambda c, o=order, a=amount, g=group, t=total: c.t(
                 "order_update_leader", code=o.code, group=g.code,
                 group_total=quantity(c, a), total=quantity(c, t),
-                wanted=quantity(c, o.quantity), unit=o.unit))
+                wanted=quantity(c, o.quantity), unit=unit_name(c, o)))
         orders_db.set_notified(conn, order.id, total, totals)
     return len(changed)
 

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from db import contacts
-from handlers import keywords
+from handlers import keywords, localize
 from handlers.messages import Context, Reply
 from handlers.router import Command, Router
 from handlers.segments import fits
 from prices import quotes
 from prices import countries
-from prices.catalog import Catalog, Index, Match, MatchKind, Named, catalog_for, local_name
+from prices.catalog import Catalog, Index, Match, MatchKind, Named, catalog_for
 from prices.folding import phrase
+from prices.reports import AGENT_SOURCE
 
 PRICE_WORDS = keywords.words("price")
 REG_WORDS = keywords.words("reg")
@@ -23,7 +24,6 @@ LANGUAGE_NAMES = {
     "sw": {"SW", "SWA", "SWAHILI", "KISWAHILI"},
     "fr": {"FR", "FRA", "FRENCH", "FRANCAIS", "KIFARANSA"},
 }
-UNITS = {"KG": "kg", "L": "litre", "UNIT": "unit", "HEAD": "head", "BUNCH": "bunch"}
 BARE_MIN_SCORE = 88  # a message without PRICE must name things clearly to be read as one
 
 
@@ -84,29 +84,21 @@ def _score(match: Match) -> float:
 
 def display_name(items: tuple[Named, ...], ctx: Context | None = None) -> str:
     """'Maize' for the maize group, 'Maize (white)' for one; 'Mahindi' for a Swahili reader."""
-    base = items[0].name.split("(")[0].strip()
-    local = local_name(ctx.conn, base, ctx.language) if ctx and ctx.language != "en" else None
-    if local:
-        return local if len(items) > 1 or "(" not in items[0].name else \
-                f"{local} ({items[0].name.split('(', 1)[1]}"
-    return items[0].name if len(items) == 1 else base
+    conn, language = (ctx.conn, ctx.language) if ctx else (None, localize.SOURCE_LANGUAGE)
+    if len(items) > 1:
+        return localize.base(conn, language, items[0].name)
+    return localize.commodity(conn, language, items[0].name)
 
 
-def unit_text(unit: str) -> str:
-    """'90 KG' -> '90kg', 'L' -> 'litre', '500 ML' -> '500ml'."""
-    folded = unit.strip().upper()
-    if folded in UNITS:
-        return UNITS[folded]
-    return folded.replace(" ", "").lower()
+def unit_text(unit: str, ctx: Context | None = None) -> str:
+    """'90 KG' -> '90kg', 'L' -> 'litre' ('lita' for a Swahili reader), '500 ML' -> '500ml'."""
+    return localize.unit(ctx.language if ctx else localize.SOURCE_LANGUAGE, unit)
 
 
 def money(ctx: Context, amount: float) -> str:
-    """3200 -> '3,200' (or '3 200' in French); 35.5 -> '35.50'; 30 -> '30'."""
-    if abs(amount) >= 100 or float(amount).is_integer():
-        text = f"{amount:,.0f}"
-    else:
-        text = f"{amount:,.2f}"
-    return text.replace(",", ctx.t("thousands_sep"))
+    """3200 -> '3,200' (or '3 200' in French); 35.5 -> '35.50' ('35,50'); 30 -> '30'."""
+    whole = abs(amount) >= 100 or float(amount).is_integer()
+    return localize.number(ctx.language, amount, 0 if whole else 2)
 
 
 def day(ctx: Context, when: date) -> str:
@@ -142,14 +134,15 @@ def trend(ctx: Context, quote: quotes.Quote) -> str:
 def quote_text(ctx: Context, quote: quotes.Quote, group: bool, dated: bool = False) -> str:
     """'wholesale KES 3,200/90kg (up 50 since Sep)', naming the variety when the answer covers
     a group, and its own date when the reply's quotes were not all seen the same day."""
-    variety = ""
-    if group and "(" in quote.commodity:
-        variety = " " + quote.commodity.split("(", 1)[1].rstrip(")").split(",")[0].strip().lower()
+    label = localize.variety(ctx.conn, ctx.language, quote.commodity) if group else ""
+    variety = f" {label}" if label else ""
     kind = ctx.t(f"type_{quote.price_type}") if quote.price_type in ("retail", "wholesale") \
         else quote.price_type
     when = f" {day(ctx, quote.date)}" if dated else ""
-    return (f"{kind}{variety} {quote.currency} {money(ctx, quote.price)}/{unit_text(quote.unit)}"
-            f"{when}{trend(ctx, quote)}")
+    # A market agent's report says so: the farmer weighs it against published data.
+    source = f" {ctx.t('source_agent')}" if quote.source == AGENT_SOURCE else ""
+    return (f"{kind}{variety} {quote.currency} {money(ctx, quote.price)}"
+            f"/{unit_text(quote.unit, ctx)}{source}{when}{trend(ctx, quote)}")
 
 
 def age_text(ctx: Context, newest: date) -> str:
@@ -214,7 +207,8 @@ def no_data(ctx: Context, commodity: Match, market: Named) -> str:
     name = display_name(commodity.items, ctx)
     if not near:
         return ctx.t("no_data", commodity=name, market=market.name)
-    listed = ", ".join(p.name if km is None else f"{p.name} {km:.0f}km" for p, km in near)
+    listed = ", ".join(p.name if km is None else f"{p.name} {localize.number(ctx.language, km)}km"
+                       for p, km in near)
     return ctx.t("no_data_near", commodity=name, market=market.name, markets=listed)
 
 
@@ -242,7 +236,7 @@ def best_answer(ctx: Context, commodity: Match) -> str:
         listed = ", ".join(f"{q.market} {money(ctx, q.price)}" +
                            (f" {day(ctx, q.date)}" if dated else "") for q in shown)
         reply = ctx.t("best_dated" if dated else "best", commodity=name, kind=kind,
-                      currency=first.currency, unit=unit_text(first.unit),
+                      currency=first.currency, unit=unit_text(first.unit, ctx),
                       date=day(ctx, first.date), markets=listed,
                       keyword=ctx.t("price_keyword"), name=phrase(name.split("(")[0]))
         if fits(reply):
@@ -300,7 +294,7 @@ def freshest(ctx: Context, commodity: Match, market: Match) -> Named:
 
 def popular_names(ctx: Context) -> str:
     """A few commodity names people can try."""
-    names = [n.split("(")[0].strip().lower()
+    names = [localize.base(ctx.conn, ctx.language, n).lower()
              for n in quotes.popular_commodities(ctx.conn, 12, country_of(ctx))]
     return ", ".join(list(dict.fromkeys(names))[:5])
 

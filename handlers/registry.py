@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from handlers import (basic, bids, groups, listings, orders, price, privacy, sale_ends,
-                      standards, subscriptions, wants)
+from handlers import (basic, bids, groups, listings, orders, price, privacy, reports,
+                      sale_ends, standards, subscriptions, wants)
 from handlers.router import Router
 from handlers.ussd import alerts as ussd_alerts
 from handlers.ussd import orders as ussd_orders
@@ -27,6 +27,7 @@ def build_router() -> Router:
     sale_ends.register(router)
     bids.register(router)
     wants.register(router)
+    reports.register(router)
     privacy.register(router)
     return router
 

@@ -47,9 +47,16 @@ def handle(ctx: Context, rest: str) -> list[Reply]:
 def bulletin(ctx: Context, standard: standards.Standard, *, url: bool = True) -> str:
     """The bulletin body and its source label, plus a URL when it adds no segment.
 
-    `url=False` leaves the URL out (a USSD screen cannot open it).
+    A body not translated into the reader's language is sent in English, after a word
+    in theirs that says so. `url=False` leaves the URL out (a USSD screen cannot open it).
     """
-    text = standard.text(ctx.language) + "\n" + ctx.t("std_source", source=standard.source)
+    body = standard.text(ctx.language)
+    if ctx.language not in standard.texts:
+        body = f"{ctx.t('std_english')} {body}"
+    text = body + "\n" + ctx.t("std_source", source=standard.source)
+    if count(text).segments > MAX_SEGMENTS:
+        # The note can cost the longest body its third segment: the source goes unlabelled.
+        text = body + "\n" + standard.source
     if not url:
         return text
     with_url = f"{text} {standard.source_urls[0]}"

@@ -5,8 +5,8 @@ job never leaves half a file behind. Bad rows are reported with their line numbe
 skipped; a file that cannot be read at all raises ImportFileError and changes nothing.
 The format is described in docs/import-format.md.
 
-The SQL lives here rather than in db/ because it is one streaming bulk upsert that only
-this importer runs; its table names are those of db/schema/0002_prices.sql.
+The upsert of observations is db.prices.UPSERT, which the review queue (prices.review)
+shares; the rest of the SQL lives here because only this importer runs it.
 """
 
 from __future__ import annotations
@@ -22,11 +22,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date as Date
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
 import db
+from db import reviews
+from db.prices import UPSERT
+from db.reviews import Observation, Status
 from db.timeutil import iso, utcnow
+from prices.country_codes import alpha2
+from prices.review import OUTLIER_FACTOR, SeriesHistory, outlier_reason
 
 WFP_SOURCE = "WFP via HDX"
 PRICE_TYPES = ("retail", "wholesale", "producer", "farmgate")
@@ -48,26 +54,17 @@ _WFP_COLUMNS = {
     "admin1": "admin1", "admin2": "admin2", "latitude": "latitude", "longitude": "longitude",
     "category": "category", "usdprice": "usd_price", "priceflag": "price_flag",
     "market_id": "market_source_id", "commodity_id": "commodity_source_id", "source": "source",
+    "countryiso3": "country",
 }
 _TEMPLATE_COLUMNS = {
     "date": "date", "market": "market", "commodity": "commodity", "unit": "unit",
     "price_type": "price_type", "currency": "currency", "price": "price",
     "admin1": "admin1", "admin2": "admin2", "latitude": "latitude", "longitude": "longitude",
     "category": "category", "usd_price": "usd_price", "price_flag": "price_flag",
-    "source": "source",
+    "source": "source", "country": "country",
 }
 _REQUIRED = 7
 
-_UPSERT = """
-INSERT INTO prices (commodity_id, market_id, unit, price_type, currency, date,
-                    price, usd_price, price_flag, source, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (commodity_id, market_id, unit, price_type, currency, date) DO UPDATE SET
-    price = excluded.price, usd_price = excluded.usd_price, price_flag = excluded.price_flag,
-    source = excluded.source, updated_at = excluded.updated_at
-WHERE excluded.price IS NOT prices.price OR excluded.usd_price IS NOT prices.usd_price
-   OR excluded.price_flag IS NOT prices.price_flag
-"""
 _UPSERT_MARKET = """
 INSERT INTO markets (country, name, admin1, admin2, latitude, longitude, source_id)
 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -108,8 +105,17 @@ class RowError:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldRow:
+    """A row held for an admin's review (prices.review): its line, the review id, why."""
+
+    line: int
+    review_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ImportReport:
-    """What one import did; read = inserted + updated + unchanged + rejected."""
+    """What one import did; read = inserted + updated + unchanged + rejected + held."""
 
     read: int
     inserted: int
@@ -117,6 +123,8 @@ class ImportReport:
     unchanged: int
     rejected: int
     errors: list[RowError] = field(default_factory=list)  # the first MAX_ERRORS only
+    held: int = 0  # rows far outside their series' recent range, waiting in price_reviews
+    held_rows: list[HeldRow] = field(default_factory=list)  # the first MAX_ERRORS only
     format: str = ""  # "wfp" or "template"
     hxl: bool = False  # the file carried the HDX row of #hashtags
     dry_run: bool = False
@@ -126,7 +134,7 @@ class ImportReport:
     def summary(self) -> str:
         """The one-line summary printed after every import."""
         return (f"read {self.read}, inserted {self.inserted}, updated {self.updated}, "
-                f"unchanged {self.unchanged}, rejected {self.rejected}")
+                f"unchanged {self.unchanged}, rejected {self.rejected}, held {self.held}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,19 +152,25 @@ class Layout:
 def import_prices(conn: sqlite3.Connection, path: str | Path, *, country: str,
                   dry_run: bool = False, source: str | None = None,
                   progress: Callable[[int], None] | None = None,
-                  max_errors: int = MAX_ERRORS) -> ImportReport:
+                  max_errors: int = MAX_ERRORS, today: Date | None = None,
+                  outlier_factor: float = OUTLIER_FACTOR) -> ImportReport:
     """Load one price CSV into a migrated database in one transaction and report what changed.
 
     `progress`, if given, is called now and then with the number of bytes read so far.
-    `source` is recorded for rows that do not name their own source.
+    `source` is recorded for rows that do not name their own source. A row dated after
+    `today` (UTC by default) plus one day is rejected; a row far outside its series'
+    recent range (prices.review, `outlier_factor`) is held for review, not imported.
     """
     country = normalise_country(country)
     started = iso(utcnow())
+    latest = ((today or utcnow().date()) + timedelta(days=1)).isoformat()
     with _open_text(path) as (text, counter):
         reader = csv.reader(text)
         layout = read_header(reader, path)
         default_source = source or (WFP_SOURCE if layout.format == "wfp" else Path(path).name)
-        loader = _Loader(conn, layout, country, default_source, max_errors)
+        parser = RowParser(layout, latest=latest, country=country)
+        loader = _Loader(conn, parser, country, default_source, max_errors, outlier_factor,
+                         str(path))
         with _bigger_cache(conn), db.transaction(conn):
             conn.execute("SAVEPOINT price_import")
             try:
@@ -170,6 +184,8 @@ def import_prices(conn: sqlite3.Connection, path: str | Path, *, country: str,
             conn.execute("RELEASE price_import")
             report = loader.report(dry_run=dry_run, sha256=counter.digest.hexdigest())
             import_id = _log(conn, report, path, country, started)
+            if not dry_run:
+                reviews.link_import(conn, loader.held_ids, import_id)
     _report(progress, counter)
     return replace(report, import_id=import_id)
 
@@ -202,11 +218,11 @@ def _log(conn: sqlite3.Connection, report: ImportReport, path: str | Path, count
     """Record the run in the imports log (dry runs too, flagged) and return its id."""
     row = conn.execute(
         "INSERT INTO imports (kind, file_name, sha256, read, inserted, updated, unchanged,"
-        " rejected, dry_run, started_at, finished_at, format, country)"
-        " VALUES ('prices', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " rejected, held, dry_run, started_at, finished_at, format, country)"
+        " VALUES ('prices', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (str(path), report.sha256, report.read, report.inserted, report.updated,
-         report.unchanged, report.rejected, int(report.dry_run), started, iso(utcnow()),
-         report.format, country)).fetchone()
+         report.unchanged, report.rejected, report.held, int(report.dry_run), started,
+         iso(utcnow()), report.format, country)).fetchone()
     return int(row[0])
 
 
@@ -321,10 +337,15 @@ class RowParser:
     REQUIRED = ("date", "market", "commodity", "unit", "price_type", "currency", "price")
     OPTIONAL = ("usd_price", "price_flag", "source", "latitude", "longitude")
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, *, latest: str | None = None,
+                 country: str | None = None) -> None:
         self.layout = layout
+        self.latest = latest    # YYYY-MM-DD: a later date is rejected (None: no limit)
+        self.country = country  # rows of a country column must be of this one
         self._required = tuple(layout.index[name] for name in self.REQUIRED)
         self._optional = tuple(layout.index.get(name) for name in self.OPTIONAL)
+        self._i_country = layout.index.get("country") if country else None
+        self._countries: set[str] = set()   # country cells seen and found right
         self._dates: dict[str, str] = {}
         self._types: dict[str, str] = {}
         self._currencies: dict[str, str] = {}
@@ -351,6 +372,8 @@ class RowParser:
         flag = None if i_flag is None else (row[i_flag].strip() or None)
         source = None if i_source is None else (row[i_source].strip() or None)
         latitude, longitude = self._place(row)
+        if self._i_country is not None and row[self._i_country] not in self._countries:
+            self._country(row[self._i_country])
         return (date, market, commodity, unit, price_type, currency, price, usd_price, flag,
                 source, latitude, longitude)
 
@@ -373,8 +396,25 @@ class RowParser:
         except ValueError:
             raise RowRejected(f"{self.layout.label['date']} {value!r} is not a date "
                               "written YYYY-MM-DD") from None
+        if self.latest is not None and value > self.latest:
+            raise RowRejected(f"{self.layout.label['date']} {value} is in the future "
+                              f"(the latest date accepted today is {self.latest})")
         self._dates[raw] = value
         return value
+
+    def _country(self, raw: str) -> None:
+        """A country cell must name the import's country (one country per import)."""
+        value = raw.strip()
+        if not value:
+            return   # no country given on this row: the import's
+        code = alpha2(value)
+        label = self.layout.label["country"]
+        if code is None:
+            raise RowRejected(f"{label} {value!r} is not an ISO 3166 country code")
+        if code != self.country:
+            raise RowRejected(f"{label} {value} is not this import's country {self.country}; "
+                              "import one country's rows at a time")
+        self._countries.add(raw)
 
     def _price_type(self, raw: str) -> str:
         value = re.sub(r"[\s_-]", "", raw).lower()  # "Farm gate", "farm-gate" -> farmgate
@@ -450,17 +490,24 @@ class RowParser:
 class _Loader:
     """Streams valid rows into the database in batches and keeps the counts."""
 
-    def __init__(self, conn: sqlite3.Connection, layout: Layout, country: str,
-                 default_source: str, max_errors: int) -> None:
-        self.conn, self.layout, self.country = conn, layout, country
+    def __init__(self, conn: sqlite3.Connection, parser: RowParser, country: str,
+                 default_source: str, max_errors: int, outlier_factor: float,
+                 file_name: str) -> None:
+        self.conn, self.parser, self.country = conn, parser, country
+        self.layout = parser.layout
         self.default_source = default_source
         self.max_errors = max_errors
-        self.parser = RowParser(layout)
+        self.outlier_factor = outlier_factor
+        self.file_name = file_name
+        self.history = SeriesHistory(conn)
         self.markets: dict[str, int] = {}
         self.commodities: dict[str, int] = {}
         self.updated_at = iso(utcnow())
         self.read = self.valid = self.changed = self.inserted = self.rejected = 0
         self.errors: list[RowError] = []
+        self.held_rows: list[HeldRow] = []
+        self.held_ids: list[int] = []   # review rows this import made
+        self.held = 0
         self.hxl = False
 
     def run(self, reader: Any, path: str | Path, tick: Callable[[], None]) -> None:
@@ -473,7 +520,7 @@ class _Loader:
                 first, line = line + 1, reader.line_num
                 if not any(row):
                     continue  # blank lines and rows of empty cells are not data
-                if first == 2 and _is_hxl(row):
+                if first == 2 and is_hxl(row):
                     self.hxl = True
                     continue
                 self._take(row, first, batch)
@@ -499,16 +546,49 @@ class _Loader:
             if len(self.errors) < self.max_errors:
                 self.errors.append(RowError(line, str(exc)))
             return
-        self.valid += 1
         market_id = self.markets.get(market) or self._market_id(row, market, latitude, longitude)
         commodity_id = self.commodities.get(commodity) or self._commodity_id(row, commodity)
+        key = (commodity_id, market_id, unit, price_type, currency)
+        median = self.history.take(key, date, price, self.outlier_factor)
+        if median is not None:
+            if self._held(line, Observation(commodity_id, market_id, unit, price_type,
+                                            currency, date, price,
+                                            source or self.default_source, usd_price, flag),
+                          median):
+                return
+            self.history.add(key, date, price)   # an admin accepted this very row before
+        self.valid += 1
         batch.append((commodity_id, market_id, unit, price_type, currency, date, price,
                       usd_price, flag, source or self.default_source, self.updated_at))
+
+    def _held(self, line: int, observation: Observation, median: float) -> bool:
+        """Hold an outlier for review (once: a row still waiting is not held twice); False
+        when an admin decided this very row before (rejected: it is skipped as unchanged;
+        accepted: it is imported)."""
+        earlier = reviews.same(self.conn, observation, origin="import")
+        if earlier is not None and earlier.status == Status.REJECTED:
+            self.valid += 1   # counted as unchanged: the admin's decision stands
+            return True
+        if earlier is not None and earlier.status == Status.PUBLISHED:
+            return False
+        if earlier is not None:
+            review_id = earlier.id
+        else:
+            review_id = reviews.add(
+                self.conn, observation, origin="import", status=Status.PENDING,
+                reason="outlier", now=utcnow(), median=median, file_name=self.file_name,
+                line=line)
+            self.held_ids.append(review_id)
+        self.held += 1
+        if len(self.held_rows) < self.max_errors:
+            self.held_rows.append(HeldRow(line, review_id, outlier_reason(
+                observation.price, median, self.outlier_factor)))
+        return True
 
     def _flush(self, batch: list[tuple[Any, ...]]) -> None:
         if batch:
             changes = self.conn.total_changes
-            self.conn.executemany(_UPSERT, batch)
+            self.conn.executemany(UPSERT, batch)
             # total_changes counts inserted rows and rows the upsert's WHERE let it update.
             self.changed += self.conn.total_changes - changes
             batch.clear()
@@ -540,11 +620,11 @@ class _Loader:
         return ImportReport(
             read=self.read, inserted=self.inserted, updated=updated,
             unchanged=self.valid - self.inserted - updated, rejected=self.rejected,
-            errors=list(self.errors), format=self.layout.format, hxl=self.hxl,
-            dry_run=dry_run, sha256=sha256)
+            errors=list(self.errors), held=self.held, held_rows=list(self.held_rows),
+            format=self.layout.format, hxl=self.hxl, dry_run=dry_run, sha256=sha256)
 
 
-def _is_hxl(row: list[str]) -> bool:
+def is_hxl(row: list[str]) -> bool:
     """True for HDX's row of hashtags (#date,#adm1+name,...) under the header."""
     cells = [cell.strip() for cell in row if cell.strip()]
     return bool(cells) and all(cell.startswith("#") for cell in cells)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from prices.review import OUTLIER_FACTOR
 from smsgw.providers import PROVIDERS, Provider
 from smsgw.settings import ConfigError, Setting
 
@@ -71,6 +72,9 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("worker.backoff_max_seconds", float, 900.0, "Longest retry delay"),
     Setting("prices.stale_days", int, 60,
             "A price older than this many days is answered with its age"),
+    Setting("prices.outlier_factor", float, OUTLIER_FACTOR,
+            "An imported or reported price more than this many times, or less than 1/this"
+            " of, its series' median of the last 12 prices waits for review", minimum=2),
     Setting("prices.best_days", int, 62,
             "\"Best markets\" (PRICE without a market) lists only prices from the last this"
             " many days", minimum=1),

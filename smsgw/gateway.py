@@ -101,7 +101,7 @@ class Gateway:
         language = contact.language or countries.language_of(self.settings, contact.phone)
         ctx = Context(conn, contact, language, now,
                       self._simulated_settings if contact.simulated else self.settings,
-                      next_bulletin=self._next_bulletin)
+                      next_bulletin=self._next_bulletin, message_id=inbound_id)
         if limited and self.router.is_always(message.text):
             # STOP, START and YES still act for a limited sender, but get at most one
             # reply per window (the limit notice or their own), like every other word.

@@ -61,3 +61,22 @@ def kenya_db(tmp_path_factory) -> Path:
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
     return path
+
+
+@pytest.fixture(scope="session")
+def ghana_db(tmp_path_factory) -> Path:
+    """A database with the synthetic Ghana sample (tests/data/README.md) imported as GH,
+    built once per session; tests copy it."""
+    from prices.catalog import load_aliases
+    from prices.importer import import_prices
+
+    path = tmp_path_factory.mktemp("ghana") / "ghana.db"
+    connection = db.connect(path)
+    db.migrate(connection)
+    with db.transaction(connection):
+        load_aliases(connection)
+    import_prices(connection, Path(__file__).resolve().parent / "data"
+                  / "wfp_food_prices_gha.csv", country="GH")
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    return path

@@ -125,3 +125,21 @@ def test_healthz_reports_database(client):
 
 def test_price_before_any_data_is_loaded_says_so(client):
     assert say(client, "PRICE MAIZE NAKURU") == [en.TEXTS["prices_none"]]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("HELP ORDER", "For buyers: ORDER 200 BAGS MAIZE GRADE1 @3400 BY 20/12 AT NAKURU."),
+    ("HELP agizo", "For buyers: ORDER 200"),        # another language's word, same command
+    ("MSAADA AHADI", "AHADI K7Q3 20: ahidi 20 kwa agizo K7Q3."),
+    ("AIDE OUBLIER", "OUBLIER: après votre OUI, nous effacons"),
+    ("HELP STOP", "STOP: no more messages from us."),
+    ("HELP YES", "YES: confirms what we asked you to confirm."),
+    ("HELP BANANA", "We have no command BANANA. Send HELP for the list."),
+    ("HELP 🌽" + "x" * 40, "We have no command"),
+])
+def test_help_and_a_word_explains_that_command_in_one_sms(client, text, expected):
+    from handlers.segments import count
+
+    [reply] = say(client, text)
+    assert reply.startswith(expected), reply
+    assert count(reply).segments == 1

@@ -81,11 +81,12 @@ def phone(n: int) -> str:
     return f"+2547{n:08d}"
 
 
-def nakuru_maize() -> tuple[str, str]:
+def nakuru_maize(decimal: str = ".") -> tuple[str, str]:
     rows = series("Nakuru", "Maize", "KG", "Wholesale")
     last, before = float(rows[-1]["price"]), float(rows[-2]["price"])
     sign = "+" if last > before else "-"
-    return money(last), f"{sign}{money(abs(last - before))}"
+    return (money(last).replace(".", decimal),
+            f"{sign}{money(abs(last - before))}".replace(".", decimal))
 
 
 # ---------------------------------------------------------------------------- wording
@@ -98,7 +99,7 @@ def nakuru_maize() -> tuple[str, str]:
     ("fr", "Prix 15 avr. 2022: Mais Nakuru KES {price}/kg {trend} depuis 15 mars 2022. Prix ancien: il y a 4 ans."),
 ])
 def test_price_bulletin_per_language_with_the_file_numbers(config, conn, language, expected):
-    price, trend = nakuru_maize()
+    price, trend = nakuru_maize("," if language == "fr" else ".")  # French: decimal comma
     follow(conn, phone(1), ("MAIZE", "Nakuru"), language=language)
 
     report = bulletins.price_bulletin(conn, config, now=NOON)
@@ -144,6 +145,8 @@ def test_a_long_bulletin_is_split_between_lines_and_numbered(config, conn):
 
 def test_trend_marks():
     class Ctx:
+        language = "en"
+
         def t(self, key: str, **values: str) -> str:
             return ","
 

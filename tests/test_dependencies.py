@@ -21,6 +21,7 @@ UNBOUNDED_OK = {
     # Versioned by release date (2026.11.19): the "major" number is the year and says
     # nothing about compatibility, so a bound on it would only block routine releases.
     "regex": "calendar-versioned",
+    "pycountry": "calendar-versioned (26.2.16)",
 }
 
 # Operators that put a ceiling on the versions a specifier admits.
@@ -121,7 +122,7 @@ def test_the_lock_file_carries_no_machine_specific_index_or_editable_lines():
 PYPROJECT = """
 [project]
 name = "demo"
-dependencies = ["flask>=3.0,<4", "regex>=2023.0"]
+dependencies = ["flask>=3.0,<4", "regex>=2023.0", "pycountry>=24.6"]
 [project.optional-dependencies]
 test = ["pytest>=8,<10"]
 """
@@ -132,6 +133,8 @@ flask==3.1.3 \\
     --hash=sha256:aaaa \\
     --hash=sha256:bbbb
     # via demo (pyproject.toml)
+pycountry==26.2.16 \\
+    --hash=sha256:eeee
 pytest==9.2.0 \\
     --hash=sha256:cccc
 regex==2026.11.19 \\
@@ -144,7 +147,7 @@ def test_the_check_accepts_consistent_files():
 
 
 def test_a_dependency_added_without_relocking_is_caught():
-    pyproject = PYPROJECT.replace('"regex>=2023.0"]', '"regex>=2023.0", "requests>=2.31,<3"]')
+    pyproject = PYPROJECT.replace('"pycountry>=24.6"]', '"pycountry>=24.6", "requests>=2.31,<3"]')
     assert problems(pyproject, LOCK) == [
         "requests: in pyproject.toml but not in requirements.lock (make lock)"
     ]

@@ -29,6 +29,12 @@ def test_no_command_word_is_read_inside_an_order():
     assert not markers & set(owners())
 
 
+def test_no_command_word_is_read_inside_a_report():
+    from handlers.report_grammar import CURRENCY_WORDS, PRICE_TYPES
+
+    assert not (set(PRICE_TYPES) | CURRENCY_WORDS) & set(owners())
+
+
 def test_every_command_registered_takes_its_words_from_the_table():
     router = build_router()
     table = {name: keywords.all_words(words) for name, words in
@@ -41,3 +47,14 @@ def test_every_command_registered_takes_its_words_from_the_table():
 
 def test_list_no_longer_means_my():
     assert not {"LIST", "LISTE"} & keywords.all_words(keywords.COMMANDS["my"])
+
+
+def test_every_command_has_a_one_sms_help_text_in_every_language():
+    from handlers.segments import count
+    from handlers.texts import LANGUAGES, text
+
+    names = [*keywords.COMMANDS, "stop", "start", "yes", "help"]
+    for language in LANGUAGES:
+        for name in names:
+            explained = text(language, f"help_{name}")
+            assert count(explained).segments == 1, (language, name, explained)

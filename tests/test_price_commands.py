@@ -79,7 +79,7 @@ def test_french_with_accent_and_contact_language(client):
     say(client, "LANGUE FR")
     reply = say(client, "PRIX MAÏS NAKURU")
     assert reply.startswith(
-        "Mais, Nakuru, 15 avr. 2022: gros KES 35.88/kg (hausse 0.57 depuis 15 mars 2022).")
+        "Mais, Nakuru, 15 avr. 2022: gros KES 35,88/kg (hausse 0,57 depuis 15 mars 2022).")
 
 
 @pytest.mark.parametrize("text", ["PRICE MAIZ NAKURU", "price maize nakru", "PRICE MAIZE NAKUR",

@@ -68,6 +68,10 @@ TABLE: dict[str, tuple[str, dict[str, str | None] | str]] = {
     **{name: (f"{name.upper()} {{code}}", {role: NOT_A_SALE for role in ROLES})
        for name in ("agree", "decline", "sold", "withdraw")},
     "sell": ("SELL 10 BAGS MAIZE AT NAKURU", EVERYONE), "list": ("LIST MAIZE", EVERYONE),
+    # Market agents are registered by an admin (smsgw agents add); none of these roles is one
+    # (tests/test_agents.py plays the agents' side).
+    "rpt": ("RPT MAIZE NAKURU 3400 90KG", {role: "Only registered market agents"
+                                           for role in ROLES}),
     "help": ("HELP", EVERYONE), "stop": ("STOP", EVERYONE), "start": ("START", EVERYONE),
     "yes": ("YES", EVERYONE), "price": ("PRICE MAIZE NAKURU", EVERYONE),
     "standards": ("STD MAIZE", EVERYONE), "reg": ("REG NAKURU", EVERYONE),

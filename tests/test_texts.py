@@ -33,6 +33,8 @@ LONG = {
     "messages": "10,000", "left": "1,000", "limit": "1,000", "cost": ", about KES 123,456",
     "terms": "1,250 90kg maize grade 1 @KES 12,345", "bid": "KIMA01", "more": "12",
     "where": "near Bangladesh (Mombasa)",
+    "which": "Kipengele 5: ", "published": "5", "held": "5",
+    "why": "far from recent prices, not your market, approval",
 }
 # Keys that are parts of replies (not whole replies) and keys that may need 2-3 segments.
 FRAGMENTS = {"thousands_sep", "months", "trend_up", "trend_down", "trend_same", "type_retail",
@@ -40,7 +42,9 @@ FRAGMENTS = {"thousands_sep", "months", "trend_up", "trend_down", "trend_same", 
              "age_years", "sub_keyword", "unsub_keyword", "sub_next", "sub_at_market",
              "sub_at_home", "sub_at_best", "bulletin_head", "notice_keyword", "order_grade",
              "order_by", "order_at", "order_a_buyer", "status_closed", "status_expired",
-             "summary_no_offers", "confirm_money", "confirm_replaced",
+             "summary_no_offers", "confirm_money", "confirm_replaced", "rpt_item",
+             "rpt_published", "rpt_withdrawn", "rpt_waits", "rpt_why_outlier",
+             "rpt_why_unassigned", "rpt_why_approval", "source_agent",
              "sale_grade_short", "sale_no_price", "sale_until", "list_near", "list_all",
              "sale_bids", "sale_status_sold", "sale_status_withdrawn", "sale_status_expired",
              "bid_no_price", "want_anywhere", "want_near"}

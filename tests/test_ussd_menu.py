@@ -58,20 +58,21 @@ WORDS = {
            "not_found": "Haikupatikana, jaribu tena.", "which": "Ipi?",
            "best": "Bei za juu", "mine": "Soko langu: Nakuru", "yes": "Ndiyo",
            "reg_done": "Soko lako sasa ni {}. Tuma BEI MAHINDI kupata bei ya mahindi huko.",
-           "std_start": "MAIZE, East Africa Exchange grades", "source": "Chanzo: EAX"},
+           "std_start": "Kwa Kiingereza: MAIZE, East Africa Exchange grades",
+           "source": "Chanzo: EAX"},
     "fr": {"language": "Francais", "lang_done": "Vous recevrez maintenant les réponses en francais.",
            "home": "Bienvenue. Répondez par un numéro:", "prices": "Prix des marchés",
            "standards": "Normes des acheteurs", "market": "Mon marché", "maize": "Mais",
            "products": "Prix: choisissez un produit ou tapez son nom",
            "markets": "Mais: choisissez un marché ou tapez son nom",
-           "answer": "Mais, Nakuru, 15 avr. 2022: gros KES 35.88/kg (hausse 0.57 depuis 15 mars 2022).",
+           "answer": "Mais, Nakuru, 15 avr. 2022: gros KES 35,88/kg (hausse 0,57 depuis 15 mars 2022).",
            "sms": "Recevoir par SMS", "sent": "Envoyé. Vous le recevrez bientot par SMS.",
            "invalid": "Choix invalide.", "start": "Ceci est le menu principal.",
            "nav1": "98 Suite  0 Retour", "nav2": "98 Suite  0 Retour  00 Accueil",
            "not_found": "Introuvable, réessayez.", "which": "Lequel?",
            "best": "Meilleurs prix", "mine": "Mon marché: Nakuru", "yes": "Oui",
            "reg_done": "Votre marché est maintenant {}. Envoyez PRIX MAIS pour son prix du mais.",
-           "std_start": "MAIZE, East Africa Exchange grades", "source": "Source: EAX"},
+           "std_start": "En anglais: MAIZE, East Africa Exchange grades", "source": "Source: EAX"},
 }
 LANGUAGES = sorted(WORDS)
 
@@ -284,8 +285,8 @@ def test_names_typed_in_swahili_and_names_that_are_unclear(client):
     assert phone.dial("1", "MAHINDI").startswith("CON Mahindi: chagua soko")
     which = phone.dial("1", "BEEN")
     assert which.startswith("CON Ipi?\n1. ")
-    assert choices(which) == ["Maharage", "Nyama (beef)"]
-    assert phone.press("2").startswith("CON Nyama (beef): chagua soko")
+    assert choices(which) == ["Maharagwe", "Nyama (ng'ombe)"]
+    assert phone.press("2").startswith("CON Nyama (ng'ombe): chagua soko")
     places = phone.dial("1", "2", "TURKANA")
     # TURKANA names the county: its markets, the one named after it first.
     assert choices(places)[0] == "Lodwar (Turkana)" and "Alemsekon" in choices(places)

@@ -28,7 +28,7 @@ def list_view(ctx: Context, params: Params) -> View:
     found = orders.open_orders(ctx)
     if not found:
         return View(body=ctx.t("ussd_orders_none"), end=True)
-    items = [Item(f"{o.code} {orders.quantity(ctx, o.quantity)} {o.unit}"
+    items = [Item(f"{o.code} {orders.quantity(ctx, o.quantity)} {orders.unit_name(ctx, o)}"
                   f" {orders.product_name(ctx, o.product)}", o.code) for o in found]
     return View(title=ctx.t("ussd_orders_title"), items=items)
 
@@ -45,7 +45,7 @@ def offer_view(ctx: Context, params: Params) -> View:
         return View(body=ctx.t("ussd_gone"), end=True)
     return View(body=ctx.t("ussd_offer_prompt", summary=orders.summary(ctx, order),
                            quantity=orders.quantity(ctx, orders.current_offer(ctx, order)),
-                           unit=order.unit), typed=True)
+                           unit=orders.unit_name(ctx, order)), typed=True)
 
 
 def offer_typed(ctx: Context, params: Params, text: str) -> Step:

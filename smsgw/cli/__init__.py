@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import click
 
-from smsgw.cli import (backup, bulletins, contacts, export, groups, imports, listings, markets,
-                       messages, service)
+from smsgw.cli import (agents, backup, bulletins, contacts, export, groups, imports, listings,
+                       markets, messages, service)
 from smsgw.cli.common import configured
 from smsgw.providers import PROVIDERS
 
@@ -25,9 +25,10 @@ def main() -> None:
 for command in (
     service.init, service.serve, service.worker, service.run, service.show_config,
     messages.sim, messages.ussd, messages.outbox_group,
-    imports.import_group, markets.markets_group,
+    imports.import_group, agents.prices_group, markets.markets_group,
     bulletins.bulletins_group,
-    groups.groups_group, groups.buyers_group, groups.orders_group, listings.listings_group,
+    groups.groups_group, groups.buyers_group, groups.orders_group, agents.agents_group,
+    listings.listings_group,
     contacts.contacts_group, contacts.prune,
     export.export,
     backup.backup, backup.restore,

@@ -10,6 +10,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
+from typing import NoReturn
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import click
 
 import db
 from db.migrations import MigrationError
-from prices.importer import ImportFileError, ImportReport, import_prices, normalise_country
+from prices.import_country import detect
+from prices.importer import ImportFileError, ImportReport, import_prices
 from smsgw import config as configuration
 from smsgw.cli.common import database, with_config
 
@@ -34,7 +36,8 @@ def import_group() -> None:
 @import_group.command("prices")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--country", default=None, metavar="CC",
-              help="Country of the markets, ISO 2 letters (default: app.default_region).")
+              help="Country of the markets, ISO 2 letters (default: from the file's name as"
+                   " HDX gives it, else its countryiso3 column, else the only country served).")
 @click.option("--dry-run", is_flag=True, help="Check and count everything, save nothing.")
 @click.option("--source", default=None,
               help="Source recorded for rows naming none (default: 'WFP via HDX' for WFP "
@@ -46,27 +49,38 @@ def import_prices_command(config: configuration.Config, file: Path, country: str
 
     The format is told from the header (see docs/import-format.md). The good rows of a
     file are saved together in one transaction; bad rows are listed with line numbers.
+    A row dated after tomorrow is rejected; a price far outside its series' recent range
+    is held for review (`smsgw prices review`) instead of being published.
 
     \b
     Exit codes (for cron):
       0  every row was good and is saved
-      1  some rows were rejected; all the good rows are saved
+      1  some rows were rejected or held for review; all the good rows are saved
       2  the file could not be imported at all; nothing changed
     """
     try:
-        region = normalise_country(country or config["app.default_region"])
+        found = detect(file, config, given=country)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--country") from None  # exits 2
+    except ImportFileError as exc:
+        _failed(exc)
     try:
         with database(config) as conn, _progress_bar(file) as progress:
-            report = import_prices(conn, file, country=region, dry_run=dry_run,
-                                   source=source, progress=progress)
+            report = import_prices(conn, file, country=found.code, dry_run=dry_run,
+                                   source=source, progress=progress,
+                                   outlier_factor=float(config["prices.outlier_factor"]))
     except (ImportFileError, sqlite3.Error, MigrationError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        click.echo("nothing was imported", err=True)
-        sys.exit(EXIT_FAILED)
+        _failed(exc)
+    if found.how != "--country":
+        click.echo(f"country: {found.code} (from {found.how})", err=True)
     _print_report(report)
-    sys.exit(EXIT_REJECTED if report.rejected else EXIT_OK)
+    sys.exit(EXIT_REJECTED if report.rejected or report.held else EXIT_OK)
+
+
+def _failed(exc: Exception) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    click.echo("nothing was imported", err=True)
+    sys.exit(EXIT_FAILED)
 
 
 @contextmanager
@@ -92,6 +106,15 @@ def _print_report(report: ImportReport) -> None:
     more = report.rejected - min(len(report.errors), SHOWN_ERRORS)
     if more > 0:
         click.echo(f"... and {more} more rejected row(s)", err=True)
+    held = "would be held" if report.dry_run else "held for review"
+    for row in report.held_rows[:SHOWN_ERRORS]:
+        number = "" if report.dry_run else f" {row.review_id}"
+        click.echo(f"line {row.line}: {held}{number}: {row.reason}", err=True)
+    more = report.held - min(len(report.held_rows), SHOWN_ERRORS)
+    if more > 0:
+        click.echo(f"... and {more} more held row(s)", err=True)
+    if report.held and not report.dry_run:
+        click.echo("see them with `smsgw prices review`", err=True)
 
 
 @import_group.command("standards")
