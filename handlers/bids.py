@@ -63,9 +63,10 @@ def buy(ctx: Context, rest: str) -> list[Reply]:
     try:
         quantity, amount, currency = _bid_words(ctx, listing, words)
     except GrammarError as error:
-        return [Reply(ctx.t(error.key, **error.values))]
+        return [Reply(ctx.t(error.key, **listings.figures(ctx, error.values)))]
     if quantity > listing.quantity:
-        return [Reply(ctx.t("bid_too_much", code=listing.code, unit=listing.unit,
+        return [Reply(ctx.t("bid_too_much", code=listing.code,
+                            unit=listings.unit_name(ctx, listing),
                             left=orders.quantity(ctx, listing.quantity)))]
     return [Reply(place_bid(ctx, listing, quantity, amount, currency))]
 
@@ -150,7 +151,8 @@ def agree(ctx: Context, rest: str) -> list[Reply]:
     bid, listing = found
     if not listings_db.take(ctx.conn, listing.id, bid.quantity):
         return [Reply(ctx.t("agree_too_much", code=listing.code, bid=bid.code,
-                            unit=listing.unit, left=orders.quantity(ctx, listing.quantity),
+                            unit=listings.unit_name(ctx, listing),
+                            left=orders.quantity(ctx, listing.quantity),
                             quantity=orders.quantity(ctx, bid.quantity)))]
     listings_db.decide(ctx.conn, bid.id, "agreed", ctx.now)
     left = listing.quantity - bid.quantity
@@ -173,7 +175,7 @@ def agree(ctx: Context, rest: str) -> list[Reply]:
                                   terms=terms(ctx, listing, bid),
                                   buyer=_buyer_name(ctx, bid.buyer_id), phone=phone,
                                   left=orders.quantity(ctx, max(0.0, left)),
-                                  unit=listing.unit))]
+                                  unit=listings.unit_name(ctx, listing)))]
 
 
 def decline(ctx: Context, rest: str) -> list[Reply]:

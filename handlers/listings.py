@@ -24,6 +24,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,7 +34,7 @@ from db import listings as listings_db
 from db import pledges as pledges_db
 from db.groups import Group
 from db.listings import Listing
-from handlers import keywords, orders, price
+from handlers import keywords, localize, orders, price
 from handlers.groups import code_of
 from handlers.locale import en
 from handlers.messages import Context, Reply
@@ -78,11 +79,23 @@ def market_name(ctx: Context, market_id: int) -> str:
     return found.name if found else "?"
 
 
+def unit_name(ctx: Context, listing: Listing) -> str:
+    """What a sale is counted in, in the reader's language ('bags': 'magunia', 'sacs')."""
+    return localize.word(ctx.language, listing.unit)
+
+
+def figures(ctx: Context, values: dict[str, Any]) -> dict[str, str]:
+    """A grammar error's figures as the reader writes them (10 000 000 and 0,1 in French)."""
+    return {key: value if isinstance(value, str) else localize.number(
+        ctx.language, value, -min(0, int(value.as_tuple().exponent))
+        if isinstance(value, Decimal) else 0) for key, value in values.items()}
+
+
 def what(ctx: Context, listing: Listing, quantity: float | None = None, *,
          short: bool = False) -> str:
     """'20 bags maize grade 1 @KES 3,500' (short: '20 bags maize gr 1 @3,500')."""
     amount = listing.quantity if quantity is None else quantity
-    text = f"{orders.quantity(ctx, amount)} {listing.unit}"
+    text = f"{orders.quantity(ctx, amount)} {unit_name(ctx, listing)}"
     if singular(phrase(listing.unit)) != listing.product:
         text += f" {orders.product_name(ctx, listing.product)}"
     if listing.grade:
@@ -118,7 +131,7 @@ def sell_error(ctx: Context, error: GrammarError) -> str:
     """A grammar error in SELL's words: ORDER's texts, with SELL's examples where they
     name the command (sell_usage for order_usage...)."""
     key = error.key.replace("order_", "sell_", 1)
-    return ctx.t(key if key in en.TEXTS else error.key, **error.values)
+    return ctx.t(key if key in en.TEXTS else error.key, **figures(ctx, error.values))
 
 
 def find(ctx: Context, rest: str, usage: str) -> tuple[Listing | None, list[str], str | None]:
@@ -250,7 +263,7 @@ def ask_members(ctx: Context, listing: Listing, group: Group) -> int:
               if m.contact_id != ctx.contact.id)
     done = Outbox(ctx.conn, ctx.settings, ctx.now, KIND).send(people, lambda c: fitted(
         c, "sell_to_members", group=group.code, summary=summary(c, listing), code=listing.code,
-        unit=listing.unit))
+        unit=unit_name(c, listing)))
     return done.queued
 
 
@@ -265,22 +278,22 @@ def pledge(ctx: Context, listing: Listing, words: list[str]) -> str:
     if listing.status != listings_db.OPEN:
         return ctx.t("sale_closed", code=listing.code)
     if not words or (len(words) > 1 and not (len(words) == 2 and words[1] in UNITS)):
-        return ctx.t("sale_pledge_usage", code=listing.code, unit=listing.unit)
+        return ctx.t("sale_pledge_usage", code=listing.code, unit=unit_name(ctx, listing))
     try:
         amount, _ = read_quantity(words, listing.unit, allow_zero=True)
     except GrammarError as error:
-        return ctx.t(error.key, **error.values)
+        return ctx.t(error.key, **figures(ctx, error.values))
     book = pledges_db.LISTINGS
     others = pledges_db.total(ctx.conn, book, listing.id) - \
         pledges_db.pledge_of(ctx.conn, book, listing.id, ctx.contact.id)
     if others + amount > listing.offered:
-        return ctx.t("sale_pledge_over", code=listing.code, unit=listing.unit,
+        return ctx.t("sale_pledge_over", code=listing.code, unit=unit_name(ctx, listing),
                      left=orders.quantity(ctx, max(0.0, listing.offered - others)))
     before = pledges_db.pledge(ctx.conn, book, listing.id, ctx.contact.id, group.id, amount,
                                ctx.now)
     groups_db.audit(ctx.conn, "sale_pledge", actor_id=ctx.contact.id, group_id=group.id,
                     now=ctx.now, listing=listing.code, quantity=amount, before=before)
-    values = {"code": listing.code, "unit": listing.unit, "group": group.code,
+    values = {"code": listing.code, "unit": unit_name(ctx, listing), "group": group.code,
               "total": orders.quantity(ctx, others + amount),
               "wanted": orders.quantity(ctx, listing.offered)}
     if amount == 0:

@@ -20,7 +20,7 @@ from db import listings as listings_db
 from db import pledges as pledges_db
 from db.listings import Listing
 from handlers import keywords, orders
-from handlers.listings import KIND, find, recipient, today
+from handlers.listings import KIND, find, recipient, today, unit_name
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient, pack
 from handlers.phone import display_phone
@@ -91,7 +91,8 @@ def _pledge_summaries(conn: sqlite3.Connection, out: Outbox, listing: Listing, s
     def leader_text(c: Context) -> list[str]:
         head = c.t("sale_leader_summary", code=listing.code,
                    status=c.t(f"sale_status_{status}"), group=group.code,
-                   total=orders.quantity(c, total), unit=listing.unit, count=len(given))
+                   total=orders.quantity(c, total), unit=unit_name(c, listing),
+                   count=len(given))
         items = [f"{display_phone(p.phone, c.settings)} {orders.quantity(c, p.quantity)}"
                  for p in given]
         return pack(lambda part: f"{head} {part}", items) if items else [head.rstrip(":") + "."]
@@ -101,7 +102,7 @@ def _pledge_summaries(conn: sqlite3.Connection, out: Outbox, listing: Listing, s
         person = recipient(conn, given_row.contact_id)
         out.send([person] if person else [], lambda c, q=given_row.quantity: c.t(
             "sale_member_summary", code=listing.code, status=c.t(f"sale_status_{status}"),
-            quantity=orders.quantity(c, q), unit=listing.unit))
+            quantity=orders.quantity(c, q), unit=unit_name(c, listing)))
 
 
 # ---------------------------------------------------------------------------- the worker's
@@ -127,7 +128,7 @@ def send_pledge_updates(conn: sqlite3.Connection, settings: Mapping[str, Any],
         group = groups_db.by_id(conn, listing.group_id or 0)
         out.send([leader] if leader else [], lambda c, s=listing, t=total, g=group: c.t(
             "sale_pledges_update", code=s.code, group=g.code, total=orders.quantity(c, t),
-            wanted=orders.quantity(c, s.offered), unit=s.unit))
+            wanted=orders.quantity(c, s.offered), unit=unit_name(c, s)))
         listings_db.set_notified_pledged(conn, listing.id, total)
     return len(changed)
 

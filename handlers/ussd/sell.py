@@ -16,7 +16,7 @@ from typing import Any
 
 from db import listings as listings_db
 from db import outbox
-from handlers import costs, listings, price, sale_ends
+from handlers import costs, listings, localize, price, sale_ends
 from handlers.messages import Context
 from handlers.order_grammar import GrammarError, parse, read_price
 from handlers.ussd.menu import Finish, Go, Item, Menu, MenuEntry, Page, Params, Retry, Step, View
@@ -105,7 +105,8 @@ def price_view(ctx: Context, params: Params) -> View:
     """Set a price, or let buyers make an offer (a typed price would read as a choice on a
     list, so it is typed on the next screen)."""
     currency = countries.get(ctx.settings, price.country_of(ctx)).currency
-    return View(title=ctx.t("ussd_sell_price", unit=params["u"], currency=currency),
+    return View(title=ctx.t("ussd_sell_price", unit=localize.word(ctx.language, params["u"]),
+                            currency=currency),
                 items=[Item(ctx.t("ussd_sell_set_price"), SET),
                        Item(ctx.t("ussd_sell_offer"), OFFER)])
 
@@ -120,7 +121,8 @@ def price_chosen(ctx: Context, params: Params, value: Any) -> Step:
 def amount_view(ctx: Context, params: Params) -> View:
     """Type the price per unit."""
     currency = countries.get(ctx.settings, price.country_of(ctx)).currency
-    return View(body=ctx.t("ussd_sell_amount", unit=params["u"], currency=currency),
+    return View(body=ctx.t("ussd_sell_amount", unit=localize.word(ctx.language, params["u"]),
+                           currency=currency),
                 typed=True)
 
 
@@ -130,7 +132,7 @@ def amount_typed(ctx: Context, params: Params, text: str) -> Step:
     try:
         read_price(words)
     except GrammarError as error:
-        return Retry(ctx.t(error.key, **error.values))
+        return Retry(listings.sell_error(ctx, error))
     return Go("sell.market", {**params, "pr": words[0]})
 
 
