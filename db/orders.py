@@ -116,6 +116,12 @@ def mark_filled(conn: sqlite3.Connection, order_id: int, now: datetime) -> bool:
                         (iso(now), order_id)).rowcount > 0
 
 
+def mark_unfilled(conn: sqlite3.Connection, order_id: int) -> bool:
+    """Pledges fell below the quantity again (a correction); True if it had been filled."""
+    return conn.execute("UPDATE orders SET filled_at = NULL WHERE id = ? AND filled_at IS NOT"
+                        " NULL", (order_id,)).rowcount > 0
+
+
 def set_notified(conn: sqlite3.Connection, order_id: int, total: float,
                  group_totals: dict[int, float]) -> None:
     """Remember the totals the buyer and each group's leaders were last told."""

@@ -22,7 +22,7 @@ from db import groups as groups_db
 from db.groups import Group
 from handlers import keywords, localize
 from handlers.messages import Context, Reply
-from handlers.notify import Outbox, Recipient
+from handlers.notify import Outbox, Recipient, held_note
 from handlers.phone import display_phone, parse_phone
 from handlers.router import Command, Router
 from prices.folding import fold
@@ -127,7 +127,8 @@ def broadcast(ctx: Context, rest: str) -> list[Reply]:
         return [Reply(ctx.t("bcast_none", code=group.code))]
     # What it costs is confirmed by the gateway for every command alike (handlers.costs).
     sent = _send_broadcast(ctx, group, message)
-    return [Reply(ctx.t("bcast_sent", members=_count(ctx, sent), code=group.code))]
+    return [Reply(ctx.t("bcast_sent", members=_count(ctx, sent), code=group.code)
+                  + held_note(ctx))]
 
 
 def _count(ctx: Context, n: int) -> str:

@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from db import outbox
 from db.contacts import Contact
 from handlers.messages import Context
-from prices import countries
 from handlers.segments import count, fits
+from prices import countries, quiet
 
 Render = Callable[[Context], "str | list[str]"]
 MAX_PARTS = 9
@@ -118,3 +119,17 @@ class Outbox(Wording):
             kind=self.kind, not_before=self.now, now=self.now)
         done.queued += messages
         done.segments += segments
+
+
+def held_note(ctx: Context) -> str:
+    """' They get it at 07:00, after quiet hours.' when messages queued now for the sender's
+    country wait for its quiet hours to end (the worker holds them); else ''. A leader
+    told "Sent to 55 members" at 21:20 must know that nobody has it yet."""
+    from handlers.price import country_of   # price's own imports never reach notify
+
+    country = country_of(ctx)
+    ends = quiet.until(ctx.settings, country, ctx.now)
+    if ends is None:
+        return ""
+    local = ends.astimezone(ZoneInfo(countries.get(ctx.settings, country).timezone))
+    return " " + ctx.t("held_until", time=local.strftime("%H:%M"))

@@ -34,8 +34,8 @@ from db.groups import Group
 from db.orders import Order
 from handlers import keywords, localize, price
 from handlers.messages import Context, Reply
-from handlers.notify import Outbox, Recipient, pack
-from handlers.order_grammar import GrammarError, OrderRequest, number, parse
+from handlers.notify import Outbox, Recipient, held_note, pack
+from handlers.order_grammar import GrammarError, OrderRequest, parse, read_quantity
 from handlers.phone import display_phone
 from handlers.router import Command, Router
 from handlers.segments import fits
@@ -126,7 +126,7 @@ def post(ctx: Context, rest: str) -> list[Reply]:
     if not reached:
         return [Reply(ctx.t("order_posted_none", code=order.code, summary=summary(ctx, order)))]
     return [Reply(_fitted(ctx, "order_posted", code=order.code, summary=summary(ctx, order),
-                          groups=str(reached)))]
+                          groups=str(reached), held=held_note(ctx)))]
 
 
 def _figures(ctx: Context, values: Mapping[str, str | int | Decimal]) -> dict[str, str]:
@@ -136,9 +136,13 @@ def _figures(ctx: Context, values: Mapping[str, str | int | Decimal]) -> dict[st
         if isinstance(value, Decimal) else 0) for key, value in values.items()}
 
 
-def _fitted(ctx: Context, key: str, **values: str) -> str:
-    text = ctx.t(key, **values)
-    return text if fits(text) else ctx.t(key + "_short", **values)
+def _fitted(ctx: Context, key: str, *, held: str = "", **values: str) -> str:
+    """The reply, or its short form when it would not fit one SMS; `held` (when the
+    messages wait for quiet hours) goes at the end of whichever fits."""
+    for text in (ctx.t(key, **values) + held, ctx.t(key + "_short", **values) + held):
+        if fits(text):
+            return text
+    return ctx.t(key + "_short", **values)
 
 
 def create(ctx: Context, text: str) -> Order:
@@ -236,7 +240,7 @@ def fwd(ctx: Context, rest: str) -> list[Reply]:
         else:
             replies.append(ctx.t("fwd_done", code=order.code, members=quantity(ctx, sent),
                                  group=group.code))
-    return [Reply(" ".join(replies))]
+    return [Reply(" ".join(replies) + held_note(ctx))]
 
 
 # ---------------------------------------------------------------------------- OFFER
@@ -247,27 +251,56 @@ def offer(ctx: Context, rest: str) -> list[Reply]:
     order, after, problem = _order_word(ctx, rest, "offer_usage")
     if problem is not None or order is None:
         return [problem or Reply(ctx.t("offer_usage"))]
-    amount = number(after[0]) if after else None
-    if amount is None or amount > order.quantity * 100:
+    if not after or not after[0].lstrip("-\u2212")[:1].isdigit():
         return [Reply(ctx.t("offer_bad_quantity", code=order.code))]
+    try:
+        amount, _ = read_quantity(after, order.unit, allow_zero=True)
+    except GrammarError as error:
+        return [Reply(ctx.t(error.key, **error.values))]
     return [Reply(make_offer(ctx, order, amount))]
+
+
+def _offering_group(ctx: Context, order: Order) -> Group | None:
+    """The contact's group the order was relayed to (None: they may not offer to it)."""
+    mine = {g.id: g for g in groups_db.groups_of(ctx.conn, ctx.contact.id)}
+    relayed = [r.group_id for r in orders_db.relays(ctx.conn, order.id) if r.group_id in mine]
+    return mine[relayed[0]] if relayed else None
+
+
+def refusal(ctx: Context, order: Order, amount: float) -> str | None:
+    """Why this offer cannot be taken (closed, not a member of a group it went to, past
+    the order's quantity), or None. An offer may take the order up to its quantity, not
+    past it: the buyer would be told it is filled by offers nobody can deliver."""
+    if order.status != "open":
+        return ctx.t("offer_closed", code=order.code)
+    if _offering_group(ctx, order) is None:
+        return ctx.t("offer_not_member", code=order.code)
+    others = orders_db.total(ctx.conn, order.id) - current_offer(ctx, order)
+    remaining = max(0.0, order.quantity - others)
+    if amount <= remaining + 1e-9:
+        return None
+    unit = unit_name(ctx, order)
+    if remaining <= 0:
+        return ctx.t("offer_full", code=order.code, wanted=quantity(ctx, order.quantity),
+                     unit=unit)
+    return ctx.t("offer_too_much", code=order.code, remaining=quantity(ctx, remaining),
+                 unit=unit)
 
 
 def make_offer(ctx: Context, order: Order, amount: float) -> str:
     """Set the contact's offer to an order (SMS or USSD alike); the answer, or why not."""
-    if order.status != "open":
-        return ctx.t("offer_closed", code=order.code)
-    mine = {g.id: g for g in groups_db.groups_of(ctx.conn, ctx.contact.id)}
-    relayed = [r.group_id for r in orders_db.relays(ctx.conn, order.id) if r.group_id in mine]
-    if not relayed:
-        return ctx.t("offer_not_member", code=order.code)
-    group = mine[relayed[0]]
+    problem = refusal(ctx, order, amount)
+    group = _offering_group(ctx, order)
+    if problem is not None or group is None:
+        return problem or ctx.t("offer_not_member", code=order.code)
     before = orders_db.pledge(ctx.conn, order.id, ctx.contact.id, group.id, amount, ctx.now)
     groups_db.audit(ctx.conn, "pledge", actor_id=ctx.contact.id, order_id=order.id,
                     group_id=group.id, now=ctx.now, quantity=amount, before=before)
     total = orders_db.total(ctx.conn, order.id)
     if total >= order.quantity and orders_db.mark_filled(ctx.conn, order.id, ctx.now):
         announce_filled(ctx, order, total)
+    elif total < order.quantity and orders_db.mark_unfilled(ctx.conn, order.id):
+        announce_filled(ctx, order, total, key="unfilled")   # a correction: say so at once
     values = {"code": order.code, "unit": unit_name(ctx, order), "total": quantity(ctx, total),
               "wanted": quantity(ctx, order.quantity)}
     if amount == 0:
@@ -288,8 +321,9 @@ def current_offer(ctx: Context, order: Order) -> float:
     return orders_db.offer_of(ctx.conn, order.id, ctx.contact.id)
 
 
-def announce_filled(ctx: Context, order: Order, total: float) -> None:
-    """The quantity is reached: tell the buyer and every relayed group's leaders now."""
+def announce_filled(ctx: Context, order: Order, total: float, key: str = "filled") -> None:
+    """The quantity is reached (or, after a correction, no longer reached): tell the buyer
+    and every relayed group's leaders now, not at the next batch of updates."""
     out = Outbox(ctx.conn, ctx.settings, ctx.now, "order")
 
     def text(key: str) -> Callable[[Context], str]:
@@ -297,10 +331,10 @@ def announce_filled(ctx: Context, order: Order, total: float) -> None:
                              total=quantity(c, total), wanted=quantity(c, order.quantity))
 
     buyer = _recipient(ctx.conn, order.buyer_id)
-    out.send([buyer] if buyer else [], text("order_filled_buyer"))
+    out.send([buyer] if buyer else [], text(f"order_{key}_buyer"))
     for relay_row in orders_db.relays(ctx.conn, order.id):
-        out.send(_leaders(ctx.conn, relay_row.group_id), text("order_filled_leader"))
-    groups_db.audit(ctx.conn, "filled", order_id=order.id, now=ctx.now, total=total)
+        out.send(_leaders(ctx.conn, relay_row.group_id), text(f"order_{key}_leader"))
+    groups_db.audit(ctx.conn, key, order_id=order.id, now=ctx.now, total=total)
 
 
 # ---------------------------------------------------------------------------- CLOSE

@@ -233,7 +233,8 @@ def best_answer(ctx: Context, commodity: Match) -> str:
     for count in (3, 2, 1):
         shown = best[:count]
         dated = len({q.date for q in shown}) > 1
-        listed = ", ".join(f"{q.market} {money(ctx, q.price)}" +
+        # "; " where the decimal mark is a comma: "Accra 8,21; Kumasi 7,46", not "8,21, Kumasi"
+        listed = ctx.t("list_sep").join(f"{q.market} {money(ctx, q.price)}" +
                            (f" {day(ctx, q.date)}" if dated else "") for q in shown)
         reply = ctx.t("best_dated" if dated else "best", commodity=name, kind=kind,
                       currency=first.currency, unit=unit_text(first.unit, ctx),

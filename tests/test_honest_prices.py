@@ -230,3 +230,10 @@ def test_a_new_contact_is_answered_in_their_countrys_language(tmp_path, clock):
     # (A keyword is answered in its own language: HELP in English, AIDE in French.)
     assert say(client, "xyz", sender="+2250701234567").startswith("Désolé, nous n'avons pas")
     assert say(client, "xyz").startswith("Sorry, we did not understand")
+
+
+def test_french_best_markets_are_separated_so_decimal_commas_read_clearly(two_countries):
+    _, client = two_countries
+    say(client, "LANGUE FR", sender=GHANAIAN)
+    reply = say(client, "PRIX MAIS", sender=GHANAIAN)
+    assert "Kumasi 6,20" in reply and "6,20," not in reply, reply

@@ -400,3 +400,56 @@ def test_a_currency_after_the_price_is_understood(client, conn):
     setup_groups(conn)
     reply = say(client, "ORDER 1 000 BAGS MAIZE @3,400 KES AT NAKURU", BUYER)
     assert "1,000 bags maize @KES 3,400" in reply, reply
+
+
+@pytest.mark.parametrize("language, word, expected", [
+    ("en", "BCAST", "Sent to 3 members of KIMA. They get it at 07:00, after quiet hours."),
+    ("sw", "TANGAZA", "Wataupata saa 07:00, baada ya saa za utulivu."),
+    ("fr", "DIFFUSER", "Ils le recoivent à 07:00, après les heures calmes."),
+])
+def test_a_send_that_waits_for_quiet_hours_says_when_it_goes(client, conn, clock, language,
+                                                             word, expected):
+    from datetime import UTC, datetime
+
+    setup_groups(conn)
+    with db.transaction(conn):
+        contacts.set_language(conn, contacts.find(conn, e164(KIMA_LEADER)).id, language)
+    clock.now = datetime(2026, 12, 1, 18, 20, tzinfo=UTC)        # 21:20 in Nairobi
+    reply = say(client, f"{word} Meeting moved to Friday", KIMA_LEADER)
+    assert reply.endswith(expected) and count(reply).segments == 1, reply
+    clock.now = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)          # 09:00: it goes at once
+    assert "07:00" not in say(client, f"{word} Meeting moved again", KIMA_LEADER)
+
+
+def test_an_offer_past_the_quantity_is_refused_and_a_correction_unfills_at_once(client, conn):
+    setup_groups(conn)
+    code = re.match(r"Order (\w{4}):", say(client, ORDER, BUYER)).group(1)
+    say(client, f"FWD {code}", KIMA_LEADER)
+    # 1,000 on a 200-bag order: refused, naming what remains; nothing recorded.
+    assert say(client, f"OFFER {code} 1,000", KIMA_A) == (
+        f"Order {code} needs only 200 bags more. Send OFFER {code} 200 or less.")
+    assert say(client, f"OFFER {code} 1 000", KIMA_A).startswith(f"Order {code} needs only 200")
+    assert say(client, f"OFFER {code} -5", KIMA_A) == (
+        "The quantity -5 is below zero. Write how many, e.g. 200.")
+    assert say(client, f"OFFER {code} 0.001", KIMA_A) == (
+        "The quantity 0.001 is too small: the least is 0.1.")
+    order = orders_db.by_code(conn, code)
+    assert orders_db.total(conn, order.id) == 0
+    say(client, f"OFFER {code} 150", KIMA_A)
+    assert say(client, f"OFFER {code} 60", KIMA_B) == (
+        f"Order {code} needs only 50 bags more. Send OFFER {code} 50 or less.")
+    before = last_id(conn)
+    say(client, f"OFFER {code} 50", KIMA_B)                     # filled: told at once
+    assert inbox(conn, BUYER, before)[0].startswith(f"Order {code} is filled: 200 of 200")
+    assert say(client, f"OFFER {code} 5", KIMA_C) == (
+        f"Order {code} is already filled (200 bags). You can still lower your offer.")
+    # A correction takes it below the quantity: the buyer and leaders hear at once too.
+    before = last_id(conn)
+    assert say(client, f"OFFER {code} 20", KIMA_B).startswith("Your offer: 20 bags")
+    unfilled = f"Order {code} is no longer filled: an offer was lowered. Now 170 of 200 bags."
+    assert inbox(conn, BUYER, before) == [unfilled]
+    assert inbox(conn, KIMA_LEADER, before) == [unfilled]
+    # Raising it again within what remains fills it again.
+    before = last_id(conn)
+    say(client, f"OFFER {code} 50", KIMA_B)
+    assert inbox(conn, BUYER, before)[0].startswith(f"Order {code} is filled")

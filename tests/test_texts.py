@@ -29,7 +29,7 @@ LONG = {
     "summary": "2,000 bags maize grade 1 @KES 3,400, by 20 Dec 2026 at Nakuru",
     "buyer": "Unga Millers Ltd", "groups": "3", "wanted": "2,000", "group_total": "1,250",
     "status": "expired", "count": "45", "quantity": "1,250", "grade": "1",
-    "place": "Eldoret Town", "max": "10,000,000", "least": "0.01",
+    "place": "Eldoret Town", "max": "10,000,000", "least": "0.01", "time": "07:00", "remaining": "1,999,999",
     "messages": "10,000", "left": "1,000", "limit": "1,000", "cost": ", about KES 123,456",
     "terms": "1,250 90kg maize grade 1 @KES 12,345", "bid": "KIMA01", "more": "12",
     "where": "near Bangladesh (Mombasa)",

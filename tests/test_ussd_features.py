@@ -110,14 +110,27 @@ def test_group_members_offer_to_open_orders_by_ussd(client, conn):
     listed = screen(client, "6", member, "O1")
     assert f"1. {code} 200 bags maize" in listed
     order_screen = screen(client, "6*1", member, "O1")
-    assert "Your offer now: 0." in order_screen and "200 bags maize" in order_screen
-    assert screen(client, "6*1*lots", member, "O1").startswith("CON Type a number.")
-    done = screen(client, "6*1*lots*25", member, "O1")
+    assert "Your offer now: 0 bags." in order_screen and "200 bags maize" in order_screen
+    assert "1. Offer" in order_screen and "Withdraw" not in order_screen   # nothing to withdraw
+    prompt = screen(client, "6*1*1", member, "O1")
+    assert "Type how many bags you offer:" in prompt and "0 Back" in prompt
+    assert screen(client, "6*1*1*lots", member, "O1").startswith("CON Type a number.")
+    assert screen(client, "6*1*1*lots*1,000", member, "O1").startswith(
+        f"CON Order {code} needs only 200 bags more.")
+    done = screen(client, "6*1*1*lots*1,000*25", member, "O1")
     assert done == (f"END Your offer: 25 bags for order {code}. KIMA has 25; all groups 25 of"
                     f" 200 bags.")
-    assert screen(client, "6*1*lots*25", member, "O1") == done       # a repeated hop
+    assert screen(client, "6*1*1*lots*1,000*25", member, "O1") == done   # a repeated hop
     order = orders_db.by_code(conn, code)
     assert orders_db.total(conn, order.id) == 25
     assert queued(conn, member) == [done[4:]]
+    # Withdrawing is its own choice (0 is Back on every screen, never "withdraw").
+    again = screen(client, "6*1", member, "O3")
+    assert "Your offer now: 25 bags." in again and "2. Withdraw my offer" in again
+    assert screen(client, "6*1*0", member, "O3").startswith("CON ")        # back to the list
+    withdrawn = screen(client, "6*1*2", member, "O4")
+    assert withdrawn == (f"END Your offer for order {code} is withdrawn. All groups now have 0"
+                         f" of 200 bags.")
+    assert orders_db.total(conn, order.id) == 0
     # Not a member of any group: no orders entry.
     assert "Buyer orders" not in screen(client, "", "+254799000001", "O2")

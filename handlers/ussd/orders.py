@@ -1,9 +1,10 @@
 """Buyer orders by USSD, for members of producer groups: open orders and offering to one.
 
 Home > Buyer orders (shown only to group members) lists the open orders relayed to the
-contact's groups; choosing one shows it with the contact's current offer, and typing a
-number sets the offer (0 withdraws), exactly as `OFFER K7Q3 20` does by SMS, confirmed on
-screen and by SMS.
+contact's groups; choosing one shows it with the contact's current offer and two choices:
+offer (or change the offer), where typing a number sets it exactly as `OFFER K7Q3 20` does
+by SMS, and withdraw the offer. Withdrawing is its own choice, not a typed 0: 0 is Back on
+every screen. Both are confirmed on screen and by SMS.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from db import groups as groups_db
 from db import orders as orders_db
 from handlers import orders
 from handlers.messages import Context
-from handlers.order_grammar import number
+from handlers.order_grammar import GrammarError, read_quantity
 from handlers.ussd.menu import Finish, Go, Item, Menu, MenuEntry, Page, Params, Retry, Step, View
 
 
@@ -38,24 +39,62 @@ def list_chosen(ctx: Context, params: Params, value: Any) -> Step:
     return Go("orders.offer", {"o": str(value)})
 
 
-def offer_view(ctx: Context, params: Params) -> View:
-    """The order, the current offer, and a prompt for a quantity."""
+OFFER, WITHDRAW = "offer", "withdraw"
+
+
+def _open(ctx: Context, params: Params) -> orders_db.Order | None:
     order = orders_db.by_code(ctx.conn, params["o"])
-    if order is None or order.status != "open":
+    return order if order is not None and order.status == "open" else None
+
+
+def order_view(ctx: Context, params: Params) -> View:
+    """The order and the contact's current offer; offer (or change it), or withdraw it."""
+    order = _open(ctx, params)
+    if order is None:
         return View(body=ctx.t("ussd_gone"), end=True)
-    return View(body=ctx.t("ussd_offer_prompt", summary=orders.summary(ctx, order),
-                           quantity=orders.quantity(ctx, orders.current_offer(ctx, order)),
-                           unit=orders.unit_name(ctx, order)), typed=True)
+    current = orders.current_offer(ctx, order)
+    items = [Item(ctx.t("ussd_offer_change" if current else "ussd_offer_make"), OFFER)]
+    if current:
+        items.append(Item(ctx.t("ussd_offer_withdraw"), WITHDRAW))
+    return View(body=ctx.t("ussd_offer_now", summary=orders.summary(ctx, order),
+                           quantity=orders.quantity(ctx, current),
+                           unit=orders.unit_name(ctx, order)), items=items)
 
 
-def offer_typed(ctx: Context, params: Params, text: str) -> Step:
-    """A quantity: set the offer, as OFFER does."""
-    order = orders_db.by_code(ctx.conn, params["o"])
-    amount = number(text.strip().replace(" ", ""))
+def order_chosen(ctx: Context, params: Params, value: Any) -> Step:
+    """Offer: ask how many. Withdraw: done at once (the offer becomes 0, as OFFER K7Q3 0)."""
+    if value == OFFER:
+        return Go("orders.quantity", params)
+    order = _open(ctx, params)
     if order is None:
         return Retry(ctx.t("ussd_invalid"))
-    if amount is None or amount > order.quantity * 100:
+    done = orders.make_offer(ctx, order, 0)
+    return Finish(done, sms=(done,))
+
+
+def quantity_view(ctx: Context, params: Params) -> View:
+    """A prompt for the quantity."""
+    order = _open(ctx, params)
+    if order is None:
+        return View(body=ctx.t("ussd_gone"), end=True)
+    return View(body=ctx.t("ussd_offer_prompt", unit=orders.unit_name(ctx, order)), typed=True)
+
+
+def quantity_typed(ctx: Context, params: Params, text: str) -> Step:
+    """A quantity: set the offer, as OFFER does (the same quantity rules and limits)."""
+    order = _open(ctx, params)
+    if order is None:
+        return Retry(ctx.t("ussd_invalid"))
+    words = text.split()
+    if not words or not words[0].lstrip("-")[:1].isdigit():
         return Retry(ctx.t("ussd_offer_number"))
+    try:
+        amount, _ = read_quantity(words, order.unit)
+    except GrammarError as error:
+        return Retry(ctx.t(error.key, **error.values))
+    problem = orders.refusal(ctx, order, amount)
+    if problem is not None:      # too much: type a smaller number on the same screen
+        return Retry(problem)
     done = orders.make_offer(ctx, order, amount)
     return Finish(done, sms=(done,))
 
@@ -63,6 +102,7 @@ def offer_typed(ctx: Context, params: Params, text: str) -> Step:
 def register(menu: Menu) -> None:
     """Add the order pages and their home entry (group members only)."""
     menu.add_page("orders.list", Page(list_view, list_chosen))
-    menu.add_page("orders.offer", Page(offer_view, None, offer_typed))
+    menu.add_page("orders.offer", Page(order_view, order_chosen))
+    menu.add_page("orders.quantity", Page(quantity_view, None, quantity_typed))
     menu.add_entry(MenuEntry("orders", "ussd_menu_orders", "orders.list", order=60,
                              visible=member))
