@@ -22,7 +22,7 @@ from db.listings import Bid, Listing
 from handlers import keywords, listings, orders, price, sale_ends
 from handlers.listings import KIND, recipient
 from handlers.messages import Context, Reply
-from handlers.notify import Outbox
+from handlers.notify import Outbox, held_note
 from handlers.order_grammar import UNITS, GrammarError, echo, read_price, read_quantity
 from handlers.phone import display_phone
 from handlers.router import Command, Router
@@ -117,7 +117,8 @@ def place_bid(ctx: Context, listing: Listing, quantity: float, amount: float | N
         if group else
         listings.fitted(c, "bid_alert", bid=bid.code, code=listing.code,
                         terms=terms(c, listing, bid), buyer=_buyer_name(c, bid.buyer_id))))
-    return ctx.t("bid_sent", bid=bid.code, code=listing.code, terms=terms(ctx, listing, bid))
+    return listings.with_held(ctx, ctx.t("bid_sent", bid=bid.code, code=listing.code,
+                                         terms=terms(ctx, listing, bid)))
 
 
 # ---------------------------------------------------------------------------- AGREE, DECLINE
@@ -171,7 +172,8 @@ def agree(ctx: Context, rest: str) -> list[Reply]:
         sale_ends.finish(ctx.conn, ctx.settings, ctx.now, listing, "sold",
                         actor_id=ctx.contact.id)
     phone = display_phone(buyer.phone, ctx.settings) if buyer else "-"
-    return [Reply(listings.fitted(ctx, "agree_done", bid=bid.code, code=listing.code,
+    return [Reply(listings.fitted(ctx, "agree_done", held=held_note(ctx), bid=bid.code,
+                                  code=listing.code,
                                   terms=terms(ctx, listing, bid),
                                   buyer=_buyer_name(ctx, bid.buyer_id), phone=phone,
                                   left=orders.quantity(ctx, max(0.0, left)),
@@ -190,7 +192,7 @@ def decline(ctx: Context, rest: str) -> list[Reply]:
     buyer = recipient(ctx.conn, bid.buyer_id)
     Outbox(ctx.conn, ctx.settings, ctx.now, KIND).send([buyer] if buyer else [], lambda c: c.t(
         "decline_buyer", bid=bid.code, code=listing.code))
-    return [Reply(ctx.t("decline_done", bid=bid.code))]
+    return [Reply(listings.with_held(ctx, ctx.t("decline_done", bid=bid.code)))]
 
 
 def register(router: Router) -> None:

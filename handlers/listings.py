@@ -38,7 +38,7 @@ from handlers import keywords, localize, orders, price
 from handlers.groups import code_of
 from handlers.locale import en
 from handlers.messages import Context, Reply
-from handlers.notify import Outbox, Recipient
+from handlers.notify import Outbox, Recipient, held_note
 from handlers.order_grammar import UNITS, GrammarError, echo, parse, read_quantity
 from handlers.router import Command, Router
 from handlers.segments import fits
@@ -56,10 +56,20 @@ CLEAR_MATCH = 88        # a typed market this close is the market meant
 # ---------------------------------------------------------------------------- wording
 
 
-def fitted(ctx: Context, key: str, **values: Any) -> str:
-    """The text, or its `_short` variant when the values make it longer than one SMS."""
-    text = ctx.t(key, **values)
-    return text if fits(text) else ctx.t(key + "_short", **values)
+def fitted(ctx: Context, key: str, *, held: str = "", **values: Any) -> str:
+    """The text, or its `_short` variant when the values make it longer than one SMS;
+    `held` (what was sent waits for quiet hours: notify.held_note) ends whichever fits."""
+    for text in (ctx.t(key, **values) + held, ctx.t(key + "_short", **values) + held):
+        if fits(text):
+            return text
+    return ctx.t(key + "_short", **values)
+
+
+def with_held(ctx: Context, text: str, sent: bool = True) -> str:
+    """A reply that sent something to others, saying when it goes if it waits for quiet
+    hours (and if that still fits one SMS)."""
+    held = held_note(ctx) if sent else ""
+    return text + held if held and fits(text + held) else text
 
 
 def fit_items(ctx: Context, key: str, items: list[str], **values: Any) -> str:
@@ -196,9 +206,11 @@ def post(ctx: Context, text: str, group: Group | None = None) -> list[Reply]:
     buyers = alert(ctx, listing)
     values = {"code": listing.code, "summary": summary(ctx, listing), "n": buyers}
     if group is None:
-        return [Reply(fitted(ctx, "sell_posted", **values))]
+        return [Reply(fitted(ctx, "sell_posted", held=held_note(ctx) if buyers else "",
+                             **values))]
     asked = ask_members(ctx, listing, group)
-    return [Reply(fitted(ctx, "sell_group_posted", group=group.code, members=asked, **values))]
+    return [Reply(fitted(ctx, "sell_group_posted", group=group.code, members=asked,
+                         held=held_note(ctx) if buyers or asked else "", **values))]
 
 
 def draft(ctx: Context, text: str, group: Group | None = None) -> Listing:

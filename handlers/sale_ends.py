@@ -20,7 +20,7 @@ from db import listings as listings_db
 from db import pledges as pledges_db
 from db.listings import Listing
 from handlers import keywords, orders
-from handlers.listings import KIND, find, recipient, today, unit_name
+from handlers.listings import KIND, find, recipient, today, unit_name, with_held
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient, pack
 from handlers.phone import display_phone
@@ -50,8 +50,9 @@ def end(ctx: Context, rest: str, status: str, usage: str) -> str:
     lapsed = finish(ctx.conn, ctx.settings, ctx.now, listing, status, actor_id=ctx.contact.id)
     if lapsed is None:
         return ctx.t("sale_closed", code=listing.code)
-    return ctx.t("sale_ended", code=listing.code, status=ctx.t(f"sale_status_{status}"),
-                 n=lapsed)
+    return with_held(ctx, ctx.t("sale_ended", code=listing.code,
+                                status=ctx.t(f"sale_status_{status}"), n=lapsed),
+                     bool(lapsed) or listing.group_id is not None)
 
 
 def finish(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime,

@@ -731,3 +731,22 @@ def test_odd_messages_get_a_clear_answer_and_write_nothing_half(client, conn, cl
         assert listing.offered > 0 and listing.quantity >= 0
         total, _ = pledges_db.recount(conn, pledges_db.LISTINGS, listing.id)
         assert total == pledges_db.total(conn, pledges_db.LISTINGS, listing.id)
+
+
+def test_at_night_replies_say_when_the_others_hear(client, conn, clock):
+    from datetime import UTC, datetime
+
+    from smsgw.quiet import HELD_KINDS
+
+    setup(conn)
+    say(client, "WANT MAIZE NAKURU", BUYER)
+    clock.now = datetime(2026, 11, 23, 18, 30, tzinfo=UTC)          # 21:30 in Nairobi
+    later = " They get it at 07:00, after quiet hours."
+    reply = say(client, "SELL 20 BAGS MAIZE AT NAKURU", FARMER)
+    assert reply.endswith(later), reply
+    sale = code_of(SALE, reply)
+    assert say(client, f"BUY {sale} 5", BUYER).endswith(later)
+    assert not say(client, "SELL 3 BAGS SORGHUM AT NAKURU", FARMER).endswith(later)  # nobody
+    assert "listing" in HELD_KINDS       # the worker holds every sale message till 07:00
+    kinds = {row[0] for row in conn.execute("SELECT kind FROM outbox WHERE inbound_id IS NULL")}
+    assert kinds == {"listing"}
