@@ -74,8 +74,11 @@ def raise_limits(server: Server) -> None:
 def prepare(server: Server, buyers: list[str]) -> None:
     """Prices (through the CLI, as an admin would) and the buyers, written directly."""
     for args in (["init"], ["import", "prices", str(KENYA)]):
-        subprocess.run([_smsgw_executable(), *args, "--config", str(server.config_path)],
-                       check=True, capture_output=True, env=server.env)
+        done = subprocess.run([_smsgw_executable(), *args, "--config", str(server.config_path)],
+                              capture_output=True, text=True, env=server.env, check=False)
+        if done.returncode not in (0, 1):   # 1: some rows held for review, as in this file
+            raise RuntimeError(f"smsgw {' '.join(args)} failed ({done.returncode}):\n"
+                               f"{done.stdout}{done.stderr}")
     sys.path.insert(0, str(ROOT))
     import db
     from db.timeutil import iso, utcnow
@@ -132,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         conn = sqlite3.connect(server.config["database.path"])
         seconds, twiml = one_request(server, signed.make(FARMER, SELL))
         reply = reply_text(twiml)
-        code = reply.split(":")[0].split()[-1]
+        found = re.match(r"Sale (\w{4})", reply)
+        if found is None:
+            raise RuntimeError(f"SELL refused: {reply}")
+        code = found.group(1)
         alerts = conn.execute("SELECT COUNT(*) FROM listing_alerts a JOIN listings l ON l.id ="
                               " a.listing_id WHERE l.code = ?", (code,)).fetchone()[0]
         print(f"SELL {code} to {len(buyers):,} following buyers: {seconds * 1000:.0f} ms: {reply}")
