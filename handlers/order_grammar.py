@@ -29,12 +29,19 @@ from prices.folding import fold
 
 UNITS = {
     "KG": "kg", "KGS": "kg", "KILO": "kg", "KILOS": "kg", "BAG": "bags", "BAGS": "bags",
-    "GUNIA": "bags", "SAC": "bags", "SACS": "bags", "SACK": "bags", "SACKS": "bags",
+    "GUNIA": "bags", "MAGUNIA": "bags", "SAC": "bags", "SACS": "bags", "SACK": "bags", "SACKS": "bags",
     "T": "tonnes", "TON": "tonnes", "TONS": "tonnes", "TONNE": "tonnes", "TONNES": "tonnes",
     "TANI": "tonnes", "CRATE": "crates", "CRATES": "crates", "PIECE": "pieces",
     "PIECES": "pieces", "PCS": "pieces", "PC": "pieces", "L": "litres", "LITRE": "litres",
     "LITRES": "litres", "LITRES.": "litres", "BUNCH": "bunches", "BUNCHES": "bunches",
     "DEBE": "debes", "DEBES": "debes", "TRAY": "trays", "TRAYS": "trays",
+    # The words replies use in Swahili and French (handlers/locale/words_*.toml), so that
+    # what a farmer copies back from a reply reads as the same unit.
+    "KRETI": "crates", "VIPANDE": "pieces", "KIPANDE": "pieces", "LITA": "litres",
+    "MAFUNGU": "bunches", "FUNGU": "bunches", "MADEBE": "debes", "TREI": "trays",
+    "CAGEOT": "crates", "CAGEOTS": "crates", "BOTTE": "bunches",
+    "BOTTES": "bunches", "BIDON": "debes", "BIDONS": "debes", "PLATEAU": "trays",
+    "PLATEAUX": "trays",
 }
 GRADE_WORDS = ("GRADE", "DARAJA", "QUALITE")
 BY_WORDS = frozenset({"BY", "KABLA", "AVANT"})
