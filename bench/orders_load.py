@@ -91,8 +91,10 @@ def prepare(server: Server, members: list[str]) -> None:
     """Prices (through the CLI, as an admin would) and the group, written directly."""
     smsgw = _smsgw_executable()
     for args in (["init"], ["import", "prices", str(KENYA)]):
-        subprocess.run([smsgw, *args, "--config", str(server.config_path)], check=True,
-                       capture_output=True, env=server.env)
+        done = subprocess.run([smsgw, *args, "--config", str(server.config_path)],
+                              capture_output=True, env=server.env)
+        if done.returncode not in (0, 1):   # 1: some rows held for review, as in this file
+            raise RuntimeError(f"smsgw {' '.join(args)} failed: {done.stderr!r}")
     sys.path.insert(0, str(ROOT))
     import db
     from db import contacts

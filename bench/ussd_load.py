@@ -289,9 +289,11 @@ def prepare(server: Server) -> dict[str, float]:
     for what, path in (("prices", ROOT / "data" / "wfp_food_prices_ken.csv"),
                        ("standards", ROOT / "prices" / "data" / "standards.toml")):
         began = time.perf_counter()
-        subprocess.run([_smsgw_executable(), "import", what, str(path), "--config",
-                        str(server.config_path)], cwd=server.dir, env=server.env, check=True,
-                       stdout=subprocess.DEVNULL)
+        done = subprocess.run([_smsgw_executable(), "import", what, str(path), "--config",
+                               str(server.config_path)], cwd=server.dir, env=server.env,
+                              stdout=subprocess.DEVNULL)
+        if done.returncode not in (0, 1):   # 1: some price rows held for review (Kenya's)
+            raise RuntimeError(f"smsgw import {what} failed ({done.returncode})")
         timings[what] = round(time.perf_counter() - began, 2)
     return timings
 

@@ -1,34 +1,38 @@
-"""Short ids people type and read back (K7Q3): one space shared by buyers' orders, group
-purchases (pools) and suppliers' offers, so that an id names one thing whatever the command
-it follows (OFFER K7Q3 and OFFER P4K2 alike)."""
+"""Short ids people type (K7Q3): one id space for orders, listings, bids, pools and
+suppliers' offers.
+
+A code is taken in the `codes` table, with the kind of thing it names, before the thing
+itself is stored, so a code never means two things: `OFFER K7Q3` and `BUY K7Q3` can tell
+"that is an order, not an offer" instead of guessing. Anything that needs a short id draws
+it from `new_code` with its own kind ('order', 'listing', 'bid', 'pool', 'supply').
+"""
 
 from __future__ import annotations
 
 import secrets
 import sqlite3
+from datetime import datetime
 
-# No 0/O, 1/I/L, 5/S, 2/Z, 8/B: ids are typed on a keypad and read aloud. Four characters
-# give 24^4 = 331,776 ids.
-ALPHABET = "ACDEFGHJKMNPQRTUVWXY3467"
-LENGTH = 4
+from db.timeutil import iso, utcnow
 
-# Every table whose `code` column draws from the space, and what one of its rows is.
-# A feature with its own ids adds its table here (and its migration).
-TABLES = {"orders": "order", "pools": "pool", "supplies": "supply"}
+# Characters people can type on a keypad and read back without confusion: no 0/O, 1/I/L,
+# 5/S, 2/Z, 8/B. Four of them give 24^4 = 331,776 ids.
+CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY3467"
+CODE_LENGTH = 4
 
 
-def new_code(conn: sqlite3.Connection) -> str:
-    """A fresh id no order, pool or offer has (call it inside the write transaction that
-    stores it: SQLite's one writer keeps two callers from taking the same id)."""
+def new_code(conn: sqlite3.Connection, kind: str, now: datetime | None = None) -> str:
+    """A fresh short id, taken for `kind` in the caller's transaction."""
     while True:
-        code = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
-        if kind_of(conn, code) is None:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if conn.execute("INSERT INTO codes (code, kind, created_at) VALUES (?, ?, ?)"
+                        " ON CONFLICT DO NOTHING",
+                        (code, kind, iso(now or utcnow()))).rowcount:
             return code
 
 
 def kind_of(conn: sqlite3.Connection, code: str) -> str | None:
-    """What an id names: 'order', 'pool' or 'supply'; None when nothing has it."""
-    for table, kind in TABLES.items():
-        if conn.execute(f"SELECT 1 FROM {table} WHERE code = ?", (code,)).fetchone():
-            return kind
-    return None
+    """What a code names ('order', 'listing', 'bid', 'pool', 'supply'), or None if it names
+    nothing."""
+    row = conn.execute("SELECT kind FROM codes WHERE code = ?", (code,)).fetchone()
+    return None if row is None else str(row[0])

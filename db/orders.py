@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from db import codes
+from db import pledges as pledges_db
+from db.pledges import Pledge
 from db.timeutil import iso
 
 
@@ -38,14 +40,6 @@ class Relay:
     notified_total: float
 
 
-@dataclass(frozen=True, slots=True)
-class Pledge:
-    contact_id: int
-    phone: str
-    group_id: int
-    quantity: float
-
-
 def _order(row: sqlite3.Row) -> Order:
     return Order(row["id"], row["code"], row["buyer_id"], row["product"], row["quantity"],
                  row["unit"], row["grade"], row["price"], row["currency"],
@@ -54,8 +48,8 @@ def _order(row: sqlite3.Row) -> Order:
 
 
 def new_code(conn: sqlite3.Connection) -> str:
-    """A fresh short order id, from the space orders share with pools and offers."""
-    return codes.new_code(conn)
+    """A fresh short order id, from the id space listings and pools share (db.codes)."""
+    return codes.new_code(conn, "order")
 
 
 def create(conn: sqlite3.Connection, *, buyer_id: int, product: str, quantity: float, unit: str,
@@ -177,29 +171,16 @@ def pledge(conn: sqlite3.Connection, order_id: int, contact_id: int, group_id: i
     """Set a member's offer (0 withdraws); return the previous quantity, None if new.
 
     The order's and the group's totals move by the difference, in the caller's
-    transaction, so they always equal the sum of the pledges without summing them.
+    transaction, so they always equal the sum of the pledges without summing them
+    (db.pledges, the mechanism group listings and pools share).
     """
-    before = conn.execute("SELECT quantity, group_id FROM pledges WHERE order_id = ? AND"
-                          " contact_id = ?", (order_id, contact_id)).fetchone()
-    if before is not None:
-        group_id = before[1]     # an offer stays with the group it was first made through
-    conn.execute(
-        "INSERT INTO pledges (order_id, contact_id, group_id, quantity, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id, contact_id) DO UPDATE SET"
-        " quantity = excluded.quantity, updated_at = excluded.updated_at",
-        (order_id, contact_id, group_id, quantity, iso(now), iso(now)))
-    delta = quantity - (before[0] if before else 0.0)
-    if delta:
-        conn.execute("UPDATE orders SET pledged = pledged + ? WHERE id = ?", (delta, order_id))
-        conn.execute("UPDATE order_relays SET pledged = pledged + ? WHERE order_id = ? AND"
-                     " group_id = ?", (delta, order_id, group_id))
-    return None if before is None else float(before[0])
+    return pledges_db.pledge(conn, pledges_db.ORDERS, order_id, contact_id, group_id,
+                             quantity, now)
 
 
 def total(conn: sqlite3.Connection, order_id: int) -> float:
     """Everything pledged to an order."""
-    row = conn.execute("SELECT pledged FROM orders WHERE id = ?", (order_id,)).fetchone()
-    return float(row[0]) if row else 0.0
+    return pledges_db.total(conn, pledges_db.ORDERS, order_id)
 
 
 def group_totals(conn: sqlite3.Connection, order_id: int) -> dict[int, float]:
@@ -218,19 +199,12 @@ def group_total(conn: sqlite3.Connection, order_id: int, group_id: int) -> float
 
 def offer_of(conn: sqlite3.Connection, order_id: int, contact_id: int) -> float:
     """A member's current offer to an order (0 when none)."""
-    row = conn.execute("SELECT quantity FROM pledges WHERE order_id = ? AND contact_id = ?",
-                       (order_id, contact_id)).fetchone()
-    return float(row[0]) if row else 0.0
+    return pledges_db.pledge_of(conn, pledges_db.ORDERS, order_id, contact_id)
 
 
 def pledges(conn: sqlite3.Connection, order_id: int, group_id: int | None = None) -> list[Pledge]:
     """Current non-zero pledges, largest first (of one group, or all)."""
-    extra, args = (" AND p.group_id = ?", (group_id,)) if group_id is not None else ("", ())
-    rows = conn.execute(
-        f"SELECT p.contact_id, c.phone, p.group_id, p.quantity FROM pledges p JOIN contacts c"
-        f" ON c.id = p.contact_id WHERE p.order_id = ? AND p.quantity > 0{extra}"
-        f" ORDER BY p.quantity DESC, c.phone", (order_id, *args))
-    return [Pledge(*row) for row in rows]
+    return pledges_db.listed(conn, pledges_db.ORDERS, order_id, group_id)
 
 
 def changed_since_notice(conn: sqlite3.Connection) -> list[Order]:
@@ -244,9 +218,4 @@ def changed_since_notice(conn: sqlite3.Connection) -> list[Order]:
 
 def recount(conn: sqlite3.Connection, order_id: int) -> tuple[float, dict[int, float]]:
     """The totals summed from the pledges themselves (to check the kept ones)."""
-    total_sum = conn.execute("SELECT COALESCE(SUM(quantity), 0) FROM pledges WHERE"
-                             " order_id = ?", (order_id,)).fetchone()[0]
-    per_group = {row[0]: float(row[1]) for row in conn.execute(
-        "SELECT group_id, SUM(quantity) FROM pledges WHERE order_id = ? GROUP BY group_id",
-        (order_id,))}
-    return float(total_sum), per_group
+    return pledges_db.recount(conn, pledges_db.ORDERS, order_id)

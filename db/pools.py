@@ -58,8 +58,8 @@ def create(conn: sqlite3.Connection, *, group_id: int, leader_id: int, supply_id
         "INSERT INTO pools (code, group_id, leader_id, supply_id, supplier_id, product, unit,"
         " currency, tiers, close_on, status, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)",
-        (codes.new_code(conn), group_id, leader_id, supply_id, supplier_id, product, unit,
-         currency, tiers_json(tiers), close_on.isoformat(), iso(now)))
+        (codes.new_code(conn, "pool", now), group_id, leader_id, supply_id, supplier_id,
+         product, unit, currency, tiers_json(tiers), close_on.isoformat(), iso(now)))
     made = by_id(conn, int(cursor.lastrowid or 0))
     assert made is not None  # inserted just now
     return made

@@ -55,6 +55,8 @@ class Erased:
     ussd_events: int = 0      # session-end notifications, deleted
     mentions: int = 0         # rows elsewhere (others' messages, the audit) naming the number
     pledges_kept: int = 0     # pledges and pool answers kept as anonymous quantities
+    wants: int = 0            # products they followed as a buyer
+    sales_closed: int = 0     # their open sales withdrawn and open bids lapsed
     already: bool = False     # the contact had been forgotten before: nothing changed
 
     def counts(self) -> dict[str, int]:
@@ -98,6 +100,9 @@ def forget_contact(conn: sqlite3.Connection, contact_id: int, *, now: datetime,
       sends them. Messages to other people that they caused (`caused_by`, a broadcast or an
       order relay) keep their recipients and the `caused_by` id, but not the words they
       wrote; the unsent ones are failed too.
+    - Their open produce sales are withdrawn and their open bids lapse (silently: nobody
+      is told), so no later deal can hand out their placeholder for a number; what they
+      followed as a buyer, and digests not yet sent to them, go.
     - Subscriptions, memberships, buyer/admin/agent/supplier roles (a supplier's open offers
       are withdrawn), a confirmation waiting for their YES,
       their USSD sessions (with every screen answered) and session-end notifications
@@ -258,6 +263,8 @@ def _erase(conn: sqlite3.Connection, contact_id: int, phone: str, now: datetime)
                                          (contact_id,)).fetchone()[0])
         + int(conn.execute("SELECT COUNT(*) FROM pool_pledges WHERE contact_id = ?",
                            (contact_id,)).fetchone()[0]),
+        "wants": run("DELETE FROM wants WHERE buyer_id = ?", contact_id),
+        "sales_closed": _close_sales(conn, contact_id, stamp),
     }
     # Answers to pools stay as quantities (the leader's totals hold), without the name.
     run("UPDATE pool_pledges SET name = '' WHERE contact_id = ? AND name != ''", contact_id)
@@ -269,6 +276,22 @@ def _erase(conn: sqlite3.Connection, contact_id: int, phone: str, now: datetime)
         placeholder, stamp, stamp, stamp, contact_id)
     counts["mentions"] = _scrub_everywhere(conn, phone)
     return Erased(**counts)
+
+
+def _close_sales(conn: sqlite3.Connection, contact_id: int, stamp: str) -> int:
+    """Withdraw a forgotten person's open sales and lapse their open bids (and the bids on
+    those sales); drop the digests waiting for them. Returns sales and bids closed."""
+    sales = conn.execute("UPDATE listings SET status = 'withdrawn', closed_at = ? WHERE"
+                         " seller_id = ? AND status = 'open' RETURNING id",
+                         (stamp, contact_id)).fetchall()
+    ids = [row[0] for row in sales]
+    marks = ",".join("?" * len(ids)) or "NULL"
+    bids = conn.execute(f"UPDATE bids SET status = 'lapsed', decided_at = ? WHERE status ="
+                        f" 'open' AND (buyer_id = ? OR listing_id IN ({marks}))",
+                        (stamp, contact_id, *ids)).rowcount
+    conn.execute(f"UPDATE listing_alerts SET sent_at = ? WHERE sent_at IS NULL AND (buyer_id"
+                 f" = ? OR listing_id IN ({marks}))", (stamp, contact_id, *ids))
+    return len(ids) + bids
 
 
 # The columns that can hold free text in the largest tables, so that forgetting reads only

@@ -123,8 +123,8 @@ def post(conn: sqlite3.Connection, *, supplier_id: int, product: str, unit: str,
     cursor = conn.execute(
         "INSERT INTO supplies (code, supplier_id, product, unit, currency, tiers, valid_until,"
         " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?)",
-        (codes.new_code(conn), supplier_id, product, unit, currency, tiers_json(tiers),
-         valid_until.isoformat(), iso(now)))
+        (codes.new_code(conn, "supply", now), supplier_id, product, unit, currency,
+         tiers_json(tiers), valid_until.isoformat(), iso(now)))
     made = by_id(conn, int(cursor.lastrowid or 0))
     assert made is not None  # inserted just now
     audit(conn, "supply", actor_id=supplier_id, now=now, supply=made.code, product=product,

@@ -6,6 +6,9 @@ relayed to leaders, a forward to members) and decides, the same way for every co
 
 - nothing or little queued: the effect stands, and the rows are marked as caused by the
   sender (the hourly quota counts them);
+- what a command will send later in a batch (a SELL's place in the buyers' next digest)
+  is recorded by the command as promised (db.promised) and counted here exactly like
+  what it queued at once;
 - more than `limits.confirm_above_segments` segments: the effect is undone and the command
   kept for the sender's YES, with the count and the estimated cost (one pending request per
   sender: a newer one replaces the older and says so);
@@ -23,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from db import confirmations, outbox
+from db import confirmations, outbox, promised
 from handlers import keywords, localize
 from handlers.messages import Context, Reply
 from handlers.words import single_word
@@ -58,11 +61,14 @@ def settle(ctx: Context, text: str, mark: int, *, allowance: int | None,
     """None when the command's messages to others may go; else `undo()` is called and the
     replies say why (a confirmation to answer, or the quota)."""
     messages, segments = outbox.written_since(ctx.conn, mark)
+    later = promised.unsettled(ctx.conn, ctx.contact.id)   # batched later (db.promised)
+    messages, segments = messages + later[0], segments + later[1]
     if not messages:
         return None
     hour_ago = ctx.now - timedelta(hours=1)
     quota = int(ctx.settings["limits.caused_segments_per_hour"])
-    used = outbox.caused_since(ctx.conn, ctx.contact.id, hour_ago)
+    used = outbox.caused_since(ctx.conn, ctx.contact.id, hour_ago) + \
+        promised.promised_since(ctx.conn, ctx.contact.id, hour_ago)
     if used + segments > quota:
         undo()
         return [Reply(ctx.t("quota_hour", segments=_n(ctx, segments), limit=_n(ctx, quota),
@@ -71,6 +77,7 @@ def settle(ctx: Context, text: str, mark: int, *, allowance: int | None,
         ctx.settings["limits.confirm_above_segments"])
     if segments <= limit:
         outbox.mark_caused(ctx.conn, mark, ctx.contact.id)
+        promised.settle(ctx.conn, ctx.contact.id)
         return None
     undo()
     return _ask(ctx, text, messages, segments, again=allowance is not None)

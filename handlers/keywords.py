@@ -63,6 +63,18 @@ COMMANDS: dict[str, dict[str, frozenset[str]]] = {
     "rpt": _words("RPT REPORT", "RIPOTI", "RELEVE"),
     "pool": _words("POOL", "CHANGA", "GROUPAGE"),
     "supply": _words("SUPPLY", "UGAVI", "TARIF"),
+    # Produce for sale (handlers.listings, bids, wants). UZA "sell", NUNUA "buy", TAKA
+    # "want", ORODHA "list", IMEUZWA "it is sold", FUTA "delete", RIDHIA "consent", KATAA
+    # "refuse"; VENDRE, ACHETER, CHERCHE "I look for", LISTE, VENDU, RETRAIT "withdrawal",
+    # ACCORD "agreed", REFUSER. AGREE/DECLINE answer a bid, so they are not YES or ACCEPT.
+    "sell": _words("SELL", "UZA", "VENDRE VENDS"),
+    "buy": _words("BUY BID", "NUNUA", "ACHETER ACHETE"),
+    "want": _words("WANT", "TAKA", "CHERCHE CHERCHER"),
+    "list": _words("LIST", "ORODHA", "LISTE"),
+    "sold": _words("SOLD", "IMEUZWA", "VENDU"),
+    "withdraw": _words("WITHDRAW", "FUTA", "RETRAIT"),
+    "agree": _words("AGREE DEAL", "RIDHIA", "ACCORD"),
+    "decline": _words("DECLINE REFUSE", "KATAA", "REFUSER"),
 }
 
 

@@ -29,12 +29,19 @@ from prices.folding import fold
 
 UNITS = {
     "KG": "kg", "KGS": "kg", "KILO": "kg", "KILOS": "kg", "BAG": "bags", "BAGS": "bags",
-    "GUNIA": "bags", "SAC": "bags", "SACS": "bags", "SACK": "bags", "SACKS": "bags",
+    "GUNIA": "bags", "MAGUNIA": "bags", "SAC": "bags", "SACS": "bags", "SACK": "bags", "SACKS": "bags",
     "T": "tonnes", "TON": "tonnes", "TONS": "tonnes", "TONNE": "tonnes", "TONNES": "tonnes",
     "TANI": "tonnes", "CRATE": "crates", "CRATES": "crates", "PIECE": "pieces",
     "PIECES": "pieces", "PCS": "pieces", "PC": "pieces", "L": "litres", "LITRE": "litres",
     "LITRES": "litres", "LITRES.": "litres", "BUNCH": "bunches", "BUNCHES": "bunches",
     "DEBE": "debes", "DEBES": "debes", "TRAY": "trays", "TRAYS": "trays",
+    # The words replies use in Swahili and French (handlers/locale/words_*.toml), so that
+    # what a farmer copies back from a reply reads as the same unit.
+    "KRETI": "crates", "VIPANDE": "pieces", "KIPANDE": "pieces", "LITA": "litres",
+    "MAFUNGU": "bunches", "FUNGU": "bunches", "MADEBE": "debes", "TREI": "trays",
+    "CAGEOT": "crates", "CAGEOTS": "crates", "BOTTE": "bunches",
+    "BOTTES": "bunches", "BIDON": "debes", "BIDONS": "debes", "PLATEAU": "trays",
+    "PLATEAUX": "trays",
 }
 GRADE_WORDS = ("GRADE", "DARAJA", "QUALITE")
 BY_WORDS = frozenset({"BY", "KABLA", "AVANT"})
@@ -270,3 +277,16 @@ def _year(text: str | None, today: date, month: int, day: int) -> int:
     if text:
         return int(text) + (2000 if len(text) == 2 else 0)
     return today.year if (month, day) >= (today.month, today.day) else today.year + 1
+
+
+def read_price(words: list[str]) -> tuple[float, str | None, int]:
+    """A price as the grammar reads it after @ (@3400, @ 3400, @KES3400, @3400 KES), for
+    commands that take one without the rest of an order (BUY): (amount, currency or None,
+    how many words it took); GrammarError order_bad_price when it is not one."""
+    text, taken = words[0][1:], 1
+    if not text and len(words) > 1:
+        text, taken = words[1], 2
+    amount, currency = _price(text)
+    if currency is None and len(words) > taken and _is_currency(words[taken]):
+        currency, taken = words[taken], taken + 1
+    return amount, currency, taken

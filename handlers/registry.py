@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from handlers import (basic, groups, ids, orders, pools, price, privacy, reports, standards,
-                      subscriptions, supplies)
+from handlers import (basic, bids, groups, ids, listings, orders, pools, price, privacy,
+                      reports, sale_ends, standards, subscriptions, supplies, wants)
 from handlers.router import Router
 from handlers.ussd import alerts as ussd_alerts
 from handlers.ussd import orders as ussd_orders
 from handlers.ussd import prices as ussd_prices
 from handlers.ussd import profile as ussd_profile
+from handlers.ussd import sell as ussd_sell
 from handlers.ussd import standards as ussd_standards
 from handlers.ussd.menu import Menu
 
@@ -25,6 +26,10 @@ def build_router() -> Router:
     pools.register(router)
     supplies.register(router)
     ids.register(router)    # OFFER and CLOSE: to an order, a pool or a supplier's offer
+    listings.register(router)
+    sale_ends.register(router)
+    bids.register(router)
+    wants.register(router)
     reports.register(router)
     privacy.register(router)
     return router
@@ -38,4 +43,5 @@ def build_menu() -> Menu:
     ussd_profile.register(menu)
     ussd_alerts.register(menu)
     ussd_orders.register(menu)
+    ussd_sell.register(menu)
     return menu

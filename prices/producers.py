@@ -86,3 +86,23 @@ def groups_for(conn: sqlite3.Connection, product: str, market_id: int | None, *,
 def _region(conn: sqlite3.Connection, market_id: int) -> str | None:
     row = conn.execute("SELECT admin1 FROM markets WHERE id = ?", (market_id,)).fetchone()
     return row[0] if row and row[0] else None
+
+
+def markets_near(conn: sqlite3.Connection, market_id: int, *, radius_km: float) -> list[int]:
+    """The markets of the same country as this one that are near it, itself included:
+    within `radius_km`, or in the same region (admin1) when either has no coordinates
+    (what `groups_for` calls near, for listings and the buyers who follow them)."""
+    rows = conn.execute("SELECT id, name, latitude, longitude, admin1 FROM markets WHERE"
+                        " country = (SELECT country FROM markets WHERE id = ?)",
+                        (market_id,)).fetchall()
+    places = {row[0]: (quotes.Place(*row[:4]), row[4]) for row in rows}
+    if market_id not in places:
+        return []
+    origin, region = places[market_id]
+    near = []
+    for other_id, (there, other_region) in places.items():
+        km = quotes.distance_km(origin, there)
+        if other_id == market_id or (km is not None and km <= radius_km) or (
+                km is None and region and other_region == region):
+            near.append(int(other_id))
+    return near

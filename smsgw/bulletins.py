@@ -225,6 +225,26 @@ def pool_tick(settings: Mapping[str, Any], *, now: datetime | None = None) -> tu
     return closed, updated
 
 
+def listing_tick(settings: Mapping[str, Any], *,
+                 now: datetime | None = None) -> tuple[int, int, int]:
+    """Each following buyer's digest of new sales, expiry of sales past their last day,
+    and group sales' pledge updates to their leaders: (digests, expired, updates)."""
+    from handlers import sale_ends, wants
+
+    now = now or utcnow()
+    conn = db.connect(settings["database.path"])
+    try:
+        with db.transaction(conn):
+            expired = sale_ends.expire_due(conn, settings, now)
+            digests = wants.send_digests(conn, settings, now)
+            updates = sale_ends.send_pledge_updates(conn, settings, now)
+    finally:
+        conn.close()
+    if digests or expired or updates:
+        log.info("sales: %d digests, %d expired, %d pledge updates", digests, expired, updates)
+    return digests, expired, updates
+
+
 FORGET_EVERY_MINUTES = 5
 
 
@@ -277,6 +297,9 @@ def build_scheduler(settings: Mapping[str, Any], *,
     scheduler.add_job(order_tick, IntervalTrigger(minutes=int(settings["orders.update_minutes"]),
                                                   timezone=zone),
                       args=[settings], id="orders", **options)
+    scheduler.add_job(listing_tick, IntervalTrigger(
+        minutes=int(settings["listings.digest_minutes"]), timezone=zone),
+        args=[settings], id="listings", **options)
     scheduler.add_job(forget_tick, IntervalTrigger(minutes=FORGET_EVERY_MINUTES, timezone=zone),
                       args=[settings], id="forget", **options)
     backups = trigger_for(settings, "backup.schedule") if settings["backup.folder"] else None

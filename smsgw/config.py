@@ -110,6 +110,12 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("orders.update_minutes", int, 30,
             "How often buyers and leaders hear how offers and pools stand (batched, not per"
             " offer); pools past their date close then too"),
+    Setting("listings.default_days", int, 14,
+            "A SELL without BY is open this many days", minimum=1),
+    Setting("listings.digest_minutes", int, 60,
+            "How often buyers who follow a product (WANT) get one SMS of the new sales near"
+            " them, however many came; leaders of group sales hear of pledges as often",
+            minimum=1),
     Setting("backup.folder", str, "",
             "Where the worker keeps dated backups of the database on backup.schedule (a"
             " USB disk's folder, say); empty = no scheduled backups"),

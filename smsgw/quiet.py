@@ -19,9 +19,10 @@ from prices import countries
 from prices.quiet import BadQuietHours, QuietHours, for_country
 
 # Outbox kinds that wait for quiet hours to end: bulletins, notices, leader broadcasts,
-# orders relayed or forwarded to whole groups (and their updates and summaries), and group
-# purchases announced to members (and their updates and closing lines).
-HELD_KINDS = frozenset({"bulletin", "standard_notice", "broadcast", "order", "pool"})
+# orders relayed or forwarded to whole groups (and their updates and summaries), produce
+# sales: buyers' digests, bids, deals and their summaries (handlers.listings), and group
+# purchases announced to members (and their updates and closing lines: handlers.pools).
+HELD_KINDS = frozenset({"bulletin", "standard_notice", "broadcast", "order", "listing", "pool"})
 __all__ = ["HELD_KINDS", "BadQuietHours", "QuietHours", "by_country", "not_before", "quiet_hours"]
 
 

@@ -373,13 +373,14 @@ def test_no_catch_up_when_the_run_happened(config, conn):
 
 def test_scheduler_jobs_follow_the_config(config, tmp_path):
     jobs = {job.id: job for job in bulletins.build_scheduler(config).get_jobs()}
-    assert set(jobs) == {"prices", "standards", "orders", "forget", "catch-up"}
+    assert set(jobs) == {"prices", "standards", "orders", "listings", "forget", "catch-up"}
+    assert jobs["listings"].trigger.interval.total_seconds() == 60 * 60   # digest_minutes
     assert str(jobs["prices"].trigger.timezone) == "Africa/Nairobi"
     assert jobs["prices"].coalesce and jobs["prices"].max_instances == 1
     off = make_config(tmp_path, **{"bulletins.prices_schedule": "",
                                    "bulletins.standards_schedule": ""})
     assert sorted(job.id for job in bulletins.build_scheduler(off).get_jobs()) == [
-        "catch-up", "forget", "orders"]
+        "catch-up", "forget", "listings", "orders"]
 
 
 # ---------------------------------------------------------------------------- standards

@@ -453,3 +453,23 @@ def test_an_offer_past_the_quantity_is_refused_and_a_correction_unfills_at_once(
     before = last_id(conn)
     say(client, f"OFFER {code} 50", KIMA_B)
     assert inbox(conn, BUYER, before)[0].startswith(f"Order {code} is filled")
+
+
+def test_the_unit_words_replies_use_read_back_as_the_same_unit():
+    """A reply says 'magunia' or 'cageots': copied into an ORDER or SELL it is that unit."""
+    from datetime import date
+
+    import tomllib
+    from pathlib import Path
+
+    from handlers.order_grammar import UNITS, parse
+
+    for language in ("sw", "fr"):
+        root = Path(__file__).resolve().parent.parent
+        table = tomllib.loads((root / "handlers" / "locale" / f"words_{language}.toml")
+                              .read_text(encoding="utf-8"))
+        for unit, word in table["words"].items():
+            if unit in set(UNITS.values()):
+                request = parse(f"20 {word} MAHINDI", date(2026, 12, 1), currency="KES",
+                                default_days=14)
+                assert (request.unit, request.product) == (unit, "MAHINDI"), (language, word)

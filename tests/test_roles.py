@@ -24,6 +24,8 @@ ROLES = {"stranger": OUTSIDER, "member": KIMA_A, "leader": KIMA_LEADER,
          "other buyer": OTHER_BUYER}
 EVERYONE = "everyone"   # a command anyone may use (answers vary, nothing is refused)
 LEADER_ONLY = "Only a group leader can do that."
+BUYERS_ONLY = "Only registered buyers"
+NOT_A_SALE = "{code} is a buyer's order"
 
 # command name -> (text to send, {role: the start of the refusal, or None when allowed})
 TABLE: dict[str, tuple[str, dict[str, str | None] | str]] = {
@@ -52,6 +54,20 @@ TABLE: dict[str, tuple[str, dict[str, str | None] | str]] = {
     "bcast": ("BCAST Meeting at 10", {
         "stranger": LEADER_ONLY, "member": LEADER_ONLY, "leader": None, "far leader": None,
         "far member": LEADER_ONLY, "buyer": LEADER_ONLY, "other buyer": LEADER_ONLY}),
+    # Produce for sale: BUY and WANT for buyers; AGREE, DECLINE, SOLD and WITHDRAW for the
+    # seller of that sale or bid, so with an order's id everyone is told it is an order
+    # (test_listings plays them with sales and bids of their own).
+    "want": ("WANT MAIZE NAKURU", {
+        "stranger": BUYERS_ONLY, "member": BUYERS_ONLY, "leader": BUYERS_ONLY,
+        "far leader": BUYERS_ONLY, "far member": BUYERS_ONLY, "buyer": None,
+        "other buyer": None}),
+    "buy": ("BUY {code} 5", {
+        "stranger": BUYERS_ONLY, "member": BUYERS_ONLY, "leader": BUYERS_ONLY,
+        "far leader": BUYERS_ONLY, "far member": BUYERS_ONLY, "buyer": NOT_A_SALE,
+        "other buyer": NOT_A_SALE}),
+    **{name: (f"{name.upper()} {{code}}", {role: NOT_A_SALE for role in ROLES})
+       for name in ("agree", "decline", "sold", "withdraw")},
+    "sell": ("SELL 10 BAGS MAIZE AT NAKURU", EVERYONE), "list": ("LIST MAIZE", EVERYONE),
     # Market agents are registered by an admin (smsgw agents add); none of these roles is one
     # (tests/test_agents.py plays the agents' side).
     "rpt": ("RPT MAIZE NAKURU 3400 90KG", {role: "Only registered market agents"

@@ -31,6 +31,8 @@ LONG = {
     "status": "expired", "count": "45", "quantity": "1,250", "grade": "1",
     "place": "Eldoret Town", "max": "10,000,000", "least": "0.01", "time": "07:00", "remaining": "1,999,999",
     "messages": "10,000", "left": "1,000", "limit": "1,000", "cost": ", about KES 123,456",
+    "terms": "1,250 90kg maize grade 1 @KES 12,345", "bid": "KIMA01", "more": "12",
+    "where": "near Bangladesh (Mombasa)",
     "which": "Kipengele 5: ", "published": "5", "held": "5",
     "why": "far from recent prices, not your market, approval",
     "product": "MAIZE SEED H614D HYBRID", "what": "MAIZE SEED H614D HYBRID 25kg",
@@ -50,7 +52,10 @@ FRAGMENTS = {"thousands_sep", "months", "trend_up", "trend_down", "trend_same", 
              "pool_step", "pool_list", "pool_list_supplier", "supply_replaced",
              # long forms sent only when they fit, else their _short (tests/test_pools.py)
              "pool_opened", "pool_opened_supplier", "pool_invite", "pool_status",
-             "supply_posted"}
+             "supply_posted",
+             "sale_grade_short", "sale_no_price", "sale_until", "list_near", "list_all",
+             "sale_bids", "sale_status_sold", "sale_status_withdrawn", "sale_status_expired",
+             "bid_no_price", "want_anywhere", "want_near"}
 
 
 def fields(template: str) -> set[str]:

@@ -240,7 +240,7 @@ def test_a_new_feature_plugs_into_the_real_home_menu(ctx):
     menu.add_entry(MenuEntry("subscriptions", "ussd_menu_standards", "subs.list", order=25))
     start = home(menu, ctx)
     assert [e.name for e in menu.entries(ctx)] == ["prices", "standards", "subscriptions",
-                                                   "market", "language", "alerts"]
+                                                   "market", "language", "alerts", "sell"]
     number = start.state.options.index("subscriptions") + 1
     listed = advance(menu, ctx, start.state, str(number))
     assert lines(listed.text)[:2] == ["You follow:", "1. Maize"]

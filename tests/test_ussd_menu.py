@@ -363,5 +363,6 @@ def test_every_screen_of_the_menu_tree_fits_and_is_gsm7(kenya_db, tmp_path, lang
     conn.close()
     assert pages == {"home", "price.commodity", "price.market", "price.answer", "std.product",
                      "std.show", "reg.market", "reg.confirm", "lang.choose", "alerts.home",
-                     "alerts.product", "alerts.market", "alerts.confirm"}
+                     "alerts.product", "alerts.market", "alerts.confirm", "sell.home",
+                     "sell.product", "sell.quantity", "sell.price", "sell.amount", "sell.market", "sell.confirm"}
     assert len(seen) > 1000 and screens > 2000   # every product at every market was shown

@@ -16,7 +16,7 @@ USSD = "/webhooks/africastalking/ussd"
 EVENTS = "/webhooks/africastalking/ussd/events"
 SESSION = "ATUid_5d3b4c2bc589f4811820a7184eed4df5"
 HOME = ("CON Welcome. Reply with a number:\n1. Market prices\n2. Buyer standards\n3. My market"
-        "\n4. Language\n5. Price alerts")
+        "\n4. Language\n5. Price alerts\n6. Sell produce")
 
 
 def hop(text: str = "", session: str = SESSION, phone: str = "+254722123456") -> dict[str, str]:

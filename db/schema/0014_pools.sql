@@ -1,6 +1,6 @@
 -- Input pooling (issue 16): suppliers an admin registers, the offers they post with price
 -- tiers, and group purchases (pools) a leader opens and members answer with how much they
--- want. Orders, pools and offers take their short ids from one space (db/codes.py).
+-- want. Pools and offers take their short ids from the one space of db/codes.py (codes).
 
 -- Who may post offers by SMS (SUPPLY); told when registered that leaders who pool against
 -- their offers get their number.

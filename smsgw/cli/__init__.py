@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import click
 
-from smsgw.cli import (agents, backup, bulletins, contacts, export, groups, imports, markets,
-                       messages, pools, service)
+from smsgw.cli import (agents, backup, bulletins, contacts, export, groups, imports, listings,
+                       markets, messages, pools, service)
 from smsgw.cli.common import configured
 from smsgw.providers import PROVIDERS
 
@@ -28,12 +28,14 @@ for command in (
     imports.import_group, agents.prices_group, markets.markets_group,
     bulletins.bulletins_group,
     groups.groups_group, groups.buyers_group, groups.orders_group, agents.agents_group,
+    listings.listings_group,
     pools.suppliers_group, pools.pools_group,
     contacts.contacts_group, contacts.prune,
     export.export,
     backup.backup, backup.restore,
 ):
     main.add_command(command)
+groups.buyers_group.add_command(listings.buyers_want)   # `smsgw buyers want`: docs/selling.md
 
 for provider in PROVIDERS:
     if provider.cli is not None:
