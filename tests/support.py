@@ -149,3 +149,13 @@ def concrete_path(rule) -> str:
     for name in rule.arguments:
         path = path.replace(f"<{name}>", ROUTE_VALUES[name])
     return path
+
+
+def e164(local: str) -> str:
+    """A Kenyan number written locally (0712345678) in E.164 (+254712345678)."""
+    return "+254" + local[1:]
+
+
+def market_id(conn: sqlite3.Connection, name: str) -> int:
+    """The id of the market of that exact name."""
+    return conn.execute("SELECT id FROM markets WHERE name = ?", (name,)).fetchone()[0]

@@ -10,7 +10,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from support import kenya_config, post_local
+from support import e164, kenya_config, market_id, post_local
 
 import db
 from db import codes, contacts
@@ -33,17 +33,9 @@ SALE = re.compile(r"^(?:Sale|Mauzo|Vente) (\w{4})")
 BID = re.compile(r"^(?:Bid|Zabuni|Enchère) (\w{4})")
 
 
-def e164(local: str) -> str:
-    return "+254" + local[1:]
-
-
 @pytest.fixture
 def config(kenya_db, tmp_path):
     return kenya_config(kenya_db, tmp_path, **{"limits.confirm_above_segments": 10})
-
-
-def market(conn, name: str) -> int:
-    return conn.execute("SELECT id FROM markets WHERE name = ?", (name,)).fetchone()[0]
 
 
 def setup(conn) -> None:
@@ -53,7 +45,7 @@ def setup(conn) -> None:
                             (FAR_BUYER, "Pwani Traders")):
             groups_db.set_role(conn, contacts.get_or_create(conn, e164(phone)).id, "buyer", name)
         group = groups_db.create(conn, code="KIMA", name="Kima Farmers",
-                                 market_id=market(conn, "Nakuru"), region=None,
+                                 market_id=market_id(conn, "Nakuru"), region=None,
                                  products=["MAIZE"])
         groups_db.set_member(conn, group.id, contacts.get_or_create(conn, e164(LEADER)).id,
                              role="leader")
@@ -433,7 +425,7 @@ def test_a_sale_reaching_many_buyers_waits_for_yes_and_the_hourly_quota_holds(cl
         for n in range(12):
             person = contacts.get_or_create(conn, f"+2547015550{n:02d}")
             groups_db.set_role(conn, person.id, "buyer", f"Buyer {n}")
-            listings_db.want(conn, person.id, "MAIZE", market(conn, "Nakuru"), "KE", clock())
+            listings_db.want(conn, person.id, "MAIZE", market_id(conn, "Nakuru"), "KE", clock())
     reply = say(client, "SELL 20 BAGS MAIZE AT NAKURU", FARMER)
     assert reply == ("Your SELL will send 12 SMS to others (12 SMS parts). Reply YES within 10"
                      " minutes to send it.")

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from support import kenya_config, post_local
+from support import e164, kenya_config, market_id, post_local
 
 import db
 import db.timeutil
@@ -30,17 +30,9 @@ PWANI_LEADER, PWANI_A = "0733000001", "0733000002"
 OUTSIDER = "0744000001"
 
 
-def e164(local: str) -> str:
-    return "+254" + local[1:]
-
-
 @pytest.fixture
 def config(kenya_db, tmp_path):
     return kenya_config(kenya_db, tmp_path, **{"limits.confirm_above_segments": 10})
-
-
-def market(conn, name: str) -> int:
-    return conn.execute("SELECT id FROM markets WHERE name = ?", (name,)).fetchone()[0]
 
 
 def setup_groups(conn) -> None:
@@ -49,7 +41,7 @@ def setup_groups(conn) -> None:
     with db.transaction(conn):
         def group(code, name, market_name, products, leader, members, **flags):
             made = groups_db.create(conn, code=code, name=name,
-                                    market_id=market(conn, market_name), region=None,
+                                    market_id=market_id(conn, market_name), region=None,
                                     products=products, **flags)
             groups_db.set_member(conn, made.id, contacts.get_or_create(conn, e164(leader)).id,
                                  role="leader")

@@ -21,21 +21,13 @@ from db import contacts
 from db import reviews as reviews_db
 from db.reviews import Review
 from db.timeutil import utcnow
-from handlers.phone import parse_phone
 from prices import review as review_rules
 from prices.catalog import catalog_for
 from prices.reports import named_exactly
 from smsgw import config as configuration
-from smsgw.cli.common import database, show_numbers, shown, with_config
+from smsgw.cli.common import database, phone_argument, show_numbers, shown, with_config
 
 EXIT_SOME_FAILED = 1
-
-
-def _phone(config: configuration.Config, raw: str) -> str:
-    number = parse_phone(raw, config)
-    if number is None:
-        raise click.BadParameter(f"{raw!r} is not a phone number", param_hint="PHONE")
-    return number
 
 
 def _admin() -> str:
@@ -90,7 +82,7 @@ def _markets(conn: sqlite3.Connection, text: str) -> list[int]:
 def agents_add(config: configuration.Config, phone: str, markets: str, auto_approve: bool,
                by: str | None) -> None:
     """Make PHONE a market agent for some markets (again: replaces their markets)."""
-    number = _phone(config, phone)
+    number = phone_argument(config, phone)
     with database(config) as conn, db.transaction(conn):
         ids = _markets(conn, markets)
         person = contacts.get_or_create(conn, number)
@@ -108,7 +100,7 @@ def agents_add(config: configuration.Config, phone: str, markets: str, auto_appr
 @with_config
 def agents_remove(config: configuration.Config, phone: str, by: str | None) -> None:
     """Stop PHONE being a market agent (their reports stay as they are)."""
-    number = _phone(config, phone)
+    number = phone_argument(config, phone)
     with database(config) as conn, db.transaction(conn):
         person = contacts.find(conn, number)
         done = person is not None and agents_db.remove(conn, person.id, by=by or _admin())

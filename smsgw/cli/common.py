@@ -84,3 +84,13 @@ def shown(number: str, config: configuration.Config, reveal: bool = False) -> st
     from handlers.phone import display_phone, mask
 
     return display_phone(number, config) if reveal else mask(number)
+
+
+def phone_argument(config: configuration.Config, raw: str) -> str:
+    """A PHONE argument in E.164, or a click error naming it."""
+    from handlers.phone import parse_phone
+
+    number = parse_phone(raw, config)
+    if number is None:
+        raise click.BadParameter(f"{raw!r} is not a phone number", param_hint="PHONE")
+    return number

@@ -23,17 +23,10 @@ from handlers.groups import appointed, code_of
 from handlers.messages import Context
 from handlers.phone import parse_phone
 from smsgw import config as configuration
-from smsgw.cli.common import database, show_numbers, shown, with_config
+from smsgw.cli.common import database, phone_argument, show_numbers, shown, with_config
 
 EXIT_SOME_REJECTED = 1
 EXIT_NOTHING_DONE = 2
-
-
-def _phone(config: configuration.Config, raw: str) -> str:
-    number = parse_phone(raw, config)
-    if number is None:
-        raise click.BadParameter(f"{raw!r} is not a phone number", param_hint="PHONE")
-    return number
 
 
 def _group(conn: sqlite3.Connection, code: str) -> groups_db.Group:
@@ -136,7 +129,7 @@ def _set_role(config: configuration.Config, code: str, phone: str, role: str,
               remove: bool) -> None:
     with database(config) as conn:
         group = _group(conn, code)
-        number = _phone(config, phone)
+        number = phone_argument(config, phone)
         with db.transaction(conn):
             person = contacts.get_or_create(conn, number)
             if remove and role == "member":
@@ -275,7 +268,7 @@ def buyers_group() -> None:
 @with_config
 def buyers_add(config: configuration.Config, phone: str, name: str) -> None:
     """Register PHONE as a buyer named NAME (shown to groups with each order)."""
-    number = _phone(config, phone)
+    number = phone_argument(config, phone)
     with database(config) as conn, db.transaction(conn):
         person = contacts.get_or_create(conn, number)
         groups_db.set_role(conn, person.id, "buyer", name.strip())
@@ -287,7 +280,7 @@ def buyers_add(config: configuration.Config, phone: str, name: str) -> None:
 @with_config
 def buyers_remove(config: configuration.Config, phone: str) -> None:
     """Take the buyer role from PHONE (their orders stay as they are)."""
-    number = _phone(config, phone)
+    number = phone_argument(config, phone)
     with database(config) as conn, db.transaction(conn):
         person = contacts.find(conn, number)
         done = person is not None and groups_db.remove_role(conn, person.id, "buyer")
@@ -323,7 +316,7 @@ def orders_post(config: configuration.Config, phone: str, text: str) -> None:
     from handlers import orders
     from handlers.order_grammar import GrammarError
 
-    number = _phone(config, phone)
+    number = phone_argument(config, phone)
     with database(config) as conn:
         person = contacts.find(conn, number)
         if person is None or groups_db.role_name(conn, person.id, "buyer") is None:

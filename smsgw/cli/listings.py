@@ -17,11 +17,10 @@ from db import listings as listings_db
 from db import pledges as pledges_db
 from db.timeutil import utcnow
 from handlers.messages import Context
-from handlers.phone import parse_phone
 from prices.catalog import catalog_for
 from prices.producers import canonical_product
 from smsgw import config as configuration
-from smsgw.cli.common import database, show_numbers, shown, with_config
+from smsgw.cli.common import database, phone_argument, show_numbers, shown, with_config
 
 
 @click.group("listings")
@@ -95,9 +94,7 @@ def buyers_want(config: configuration.Config, phone: str, product: str, market: 
     """Make registered buyer PHONE follow PRODUCT's sales, as their WANT would."""
     from handlers import wants
 
-    number = parse_phone(phone, config)
-    if number is None:
-        raise click.BadParameter(f"{phone!r} is not a phone number", param_hint="PHONE")
+    number = phone_argument(config, phone)
     with database(config) as conn:
         person = contacts.find(conn, number)
         if person is None or groups_db.role_name(conn, person.id, "buyer") is None:
