@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from support import kenya_config, post_local
+from support import e164, kenya_config, post_local
 
 import db
 from db import codes, contacts, privacy
@@ -40,10 +40,6 @@ WORDS = {"en": ("POOL", "OFFER", "CLOSE", "BY", "SUPPLY"),
 
 
 NAMES = [a + b for a in "ABCDEFGH" for b in "KLMNP"]   # names never keep digits
-
-
-def e164(local: str) -> str:
-    return "+254" + local[1:]
 
 
 @pytest.fixture

@@ -19,19 +19,11 @@ from db import groups as groups_db
 from db import pools as pools_db
 from db import suppliers as suppliers_db
 from db.timeutil import utcnow
-from handlers.phone import parse_phone
 from handlers.segments import is_gsm7
 from smsgw import config as configuration
-from smsgw.cli.common import database, show_numbers, shown, with_config
+from smsgw.cli.common import database, phone_argument, show_numbers, shown, with_config
 
 MAX_NAME = 24   # a supplier's name is repeated in leaders' and members' SMS
-
-
-def _phone(config: configuration.Config, raw: str) -> str:
-    number = parse_phone(raw, config)
-    if number is None:
-        raise click.BadParameter(f"{raw!r} is not a phone number", param_hint="PHONE")
-    return number
 
 
 def _admin() -> str:
@@ -62,7 +54,7 @@ def suppliers_add(config: configuration.Config, phone: str, name: str, products:
     from handlers.supplies import registered
     from prices.producers import canonical_product
 
-    number = _phone(config, phone)
+    number = phone_argument(config, phone)
     name = " ".join(name.split())
     if not name or len(name) > MAX_NAME:
         raise click.BadParameter(f"give a name of 1 to {MAX_NAME} characters", param_hint="--name")
@@ -87,7 +79,7 @@ def suppliers_add(config: configuration.Config, phone: str, name: str, products:
 def suppliers_remove(config: configuration.Config, phone: str) -> None:
     """Stop PHONE being a supplier; their open offers are withdrawn (pools already opened
     against them keep their prices)."""
-    number = _phone(config, phone)
+    number = phone_argument(config, phone)
     with database(config) as conn, db.transaction(conn):
         person = contacts.find(conn, number)
         done = person is not None and suppliers_db.remove(conn, person.id, by=_admin(),
