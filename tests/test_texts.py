@@ -87,3 +87,10 @@ def test_price_reply_with_long_values_and_stale_note_fits_one_sms():
     for language in LANGUAGES:
         reply = text(language, "price", **LONG) + " " + text(language, "stale", age="11 months")
         assert count(reply).segments == 1, (language, len(reply), reply)
+
+
+def test_an_abbreviated_month_before_a_full_stop_gives_one_stop():
+    filled = text("fr", "notice_standard", title="Mais", date="7 déc.", keyword="NORME",
+                  name="MAIS")
+    assert "déc.." not in filled and "déc." in filled
+    assert text("en", "order_bad_quantity", word="BAGS").endswith("MAIZE ...")   # ellipsis
