@@ -16,7 +16,8 @@ from datetime import datetime
 from db.timeutil import iso, utcnow
 
 # Characters people can type on a keypad and read back without confusion: no 0/O, 1/I/L,
-# 5/S, 2/Z, 8/B. Four of them give 24^4 = 331,776 ids.
+# 5/S, 2/Z, 8/B. Four of them with at least one digit (so that no code is a word a message
+# could mean otherwise, such as the product UREA) give 24^4 - 20^4 = 171,776 ids.
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY3467"
 CODE_LENGTH = 4
 
@@ -25,6 +26,8 @@ def new_code(conn: sqlite3.Connection, kind: str, now: datetime | None = None) -
     """A fresh short id, taken for `kind` in the caller's transaction."""
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if not any(ch.isdigit() for ch in code):
+            continue   # a code of letters only could be a word (UREA, CAKE): never make one
         if conn.execute("INSERT INTO codes (code, kind, created_at) VALUES (?, ?, ?)"
                         " ON CONFLICT DO NOTHING",
                         (code, kind, iso(now or utcnow()))).rowcount:

@@ -191,8 +191,8 @@ def _markers(words: list[str], today: date) -> tuple[str | None, float | None, s
     while words:
         word = words.pop(0)
         if word.startswith("@"):
-            price, currency = _price(word[1:] or (words.pop(0) if words else ""))
-            if currency is None and words and _is_currency(words[0]):   # @3400 KES
+            price, currency = price_word(word[1:] or (words.pop(0) if words else ""))
+            if currency is None and words and is_currency(words[0]):   # @3400 KES
                 currency = words.pop(0)
         elif word.startswith(GRADE_WORDS):
             rest = next(word[len(w):] for w in GRADE_WORDS if word.startswith(w))
@@ -206,7 +206,7 @@ def _markers(words: list[str], today: date) -> tuple[str | None, float | None, s
             taken = []
             while words and not _is_marker(words[0]) and len(taken) < 3:
                 taken.append(words.pop(0))
-            deliver_by = _date(taken, today)
+            deliver_by = date_words(taken, today)
         elif word in AT_WORDS:  # the place is every word up to the next marker
             taken = []
             while words and not _is_marker(words[0]):
@@ -219,12 +219,12 @@ def _markers(words: list[str], today: date) -> tuple[str | None, float | None, s
     return grade, price, currency, deliver_by, place
 
 
-def _is_currency(word: str) -> bool:
+def is_currency(word: str) -> bool:
     """KES, UGX, XOF: three letters that are not a unit or a marker of the grammar."""
     return len(word) == 3 and word.isalpha() and word not in UNITS and not _is_marker(word)
 
 
-def _price(word: str) -> tuple[float, str | None]:
+def price_word(word: str) -> tuple[float, str | None]:
     found = re.match(r"^([A-Z]{3})?([\d,.]+)(?:/[A-Z]+)?$", word)
     amount = _decimal(found.group(2)) if found else None
     value = float(amount) if amount is not None else None
@@ -233,7 +233,7 @@ def _price(word: str) -> tuple[float, str | None]:
     return value, found.group(1) if found else None
 
 
-def _date(words: list[str], today: date) -> date:
+def date_words(words: list[str], today: date) -> date:
     """BY 2026-12-20 | 20/12/2026 | 20/12/26 | 20/12 | 20 DEC [2026] | 20DEC."""
     text = " ".join(words)
     when = _read_date(words, today)
@@ -286,7 +286,7 @@ def read_price(words: list[str]) -> tuple[float, str | None, int]:
     text, taken = words[0][1:], 1
     if not text and len(words) > 1:
         text, taken = words[1], 2
-    amount, currency = _price(text)
-    if currency is None and len(words) > taken and _is_currency(words[taken]):
+    amount, currency = price_word(text)
+    if currency is None and len(words) > taken and is_currency(words[taken]):
         currency, taken = words[taken], taken + 1
     return amount, currency, taken

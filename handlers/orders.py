@@ -119,7 +119,7 @@ def post(ctx: Context, rest: str) -> list[Reply]:
     try:
         order = create(ctx, rest)
     except GrammarError as error:
-        return [Reply(ctx.t(error.key, **_figures(ctx, error.values)))]
+        return [Reply(ctx.t(error.key, **figures(ctx, error.values)))]
     reached = relay(ctx, order)
     if not reached:
         return [Reply(ctx.t("order_posted_none", code=order.code, summary=summary(ctx, order)))]
@@ -127,7 +127,7 @@ def post(ctx: Context, rest: str) -> list[Reply]:
                           groups=str(reached), held=held_note(ctx)))]
 
 
-def _figures(ctx: Context, values: Mapping[str, str | int | Decimal]) -> dict[str, str]:
+def figures(ctx: Context, values: Mapping[str, str | int | Decimal]) -> dict[str, str]:
     """An error's figures as the reader writes them: 10 000 000 and 0,1 in French."""
     return {key: value if isinstance(value, str) else localize.number(
         ctx.language, value, -min(0, int(value.as_tuple().exponent))

@@ -32,9 +32,9 @@ import pycountry
 from handlers.order_grammar import BY_WORDS, UNITS, GrammarError, echo, read_quantity
 # ORDER's own readers of a price (@3,400, @KES3400) and a date, so both grammars read
 # them alike and name the same mistakes.
-from handlers.order_grammar import _date as read_date
-from handlers.order_grammar import _is_currency as is_currency
-from handlers.order_grammar import _price as read_price
+from handlers.order_grammar import date_words as read_date
+from handlers.order_grammar import is_currency
+from handlers.order_grammar import price_word as read_price
 from prices.folding import fold
 
 FROM_WORDS = frozenset({"FROM", "KUTOKA", "CHEZ"})

@@ -8,7 +8,7 @@ from typing import Any
 from handlers import localize, price
 from handlers.messages import Context
 from handlers.order_grammar import UNITS, GrammarError
-from handlers.orders import _figures as figures
+from handlers.orders import figures
 from handlers.orders import quantity
 from handlers.pool_grammar import Tiers
 from handlers.segments import fits

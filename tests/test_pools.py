@@ -520,12 +520,12 @@ def test_the_grammar_reads_packs_steps_and_suppliers():
 
 def test_ids_come_from_one_space(client, conn, monkeypatch):
     setup(conn)
-    picks = iter("AAAA" "AAAA" "CCCC")
+    picks = iter("AAA3" "AAA3" "CCC4")
     monkeypatch.setattr(codes.secrets, "choice", lambda alphabet: next(picks))
-    assert code_in(say(client, "POOL DAP 50KG @3200", LEADER)) == "AAAA"
-    assert code_in(say(client, "SUPPLY DAP 50KG @3100", SUPPLIER)) == "CCCC"   # AAAA is taken
-    assert (codes.kind_of(conn, "AAAA"), codes.kind_of(conn, "CCCC"),
-            codes.kind_of(conn, "DDDD")) == ("pool", "supply", None)
+    assert code_in(say(client, "POOL DAP 50KG @3200", LEADER)) == "AAA3"
+    assert code_in(say(client, "SUPPLY DAP 50KG @3100", SUPPLIER)) == "CCC4"   # AAA3 is taken
+    assert (codes.kind_of(conn, "AAA3"), codes.kind_of(conn, "CCC4"),
+            codes.kind_of(conn, "DDD6")) == ("pool", "supply", None)
 
 
 def test_every_pool_text_fits_one_sms_with_the_longest_values():
@@ -634,3 +634,12 @@ def test_a_pool_opened_in_quiet_hours_says_when_members_get_it(client, conn, clo
         "= 12,800. They get it at 07:00, after quiet hours.")
     kinds = {row[0] for row in conn.execute("SELECT kind FROM outbox WHERE inbound_id IS NULL")}
     assert kinds == {"pool"} <= HELD_KINDS                # the worker holds them, by kind
+
+
+def test_every_short_id_has_a_digit_so_no_id_is_a_product_word(conn):
+    from db import codes
+
+    with db.transaction(conn):
+        made = [codes.new_code(conn, "pool") for _ in range(300)]
+    assert all(any(ch.isdigit() for ch in code) for code in made)
+    assert len(set(made)) == 300
