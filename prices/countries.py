@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -62,11 +63,18 @@ def only(settings: Mapping[str, Any]) -> str | None:
 
 def of_number(settings: Mapping[str, Any], e164: str) -> str | None:
     """The served country a phone number belongs to, or None."""
+    region = _region(e164)
+    return region if region in served(settings) else None
+
+
+@lru_cache(maxsize=32768)
+def _region(e164: str) -> str | None:
+    """A number's country. Parsing it is a tenth of a PRICE reply's own time, and the same
+    people write again and again: the answers are kept (as smsgw.phone keeps its checks)."""
     try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
         return None
-    return region if region in served(settings) else None
 
 
 def get(settings: Mapping[str, Any], code: str | None) -> Country:
