@@ -257,7 +257,7 @@ def answer(ctx: Context, rest: str) -> str:
     catalog = catalog_for(ctx.conn)
     if not catalog.commodities.items:
         return ctx.t("prices_none")
-    query = parse(catalog, rest, country_of(ctx))
+    query = parse(catalog, rest, country_of(ctx, catalog))
     keyword = ctx.t("price_keyword")
     if query.commodity.kind is MatchKind.AMBIGUOUS:
         return ask_back(ctx, query.commodity, keyword)
@@ -300,11 +300,14 @@ def popular_names(ctx: Context) -> str:
     return ", ".join(list(dict.fromkeys(names))[:5])
 
 
-def country_of(ctx: Context) -> str:
+def country_of(ctx: Context, catalog: Catalog | None = None) -> str:
     """The contact's country: their registered market's, else their number's when the
     deployment serves it, else the deployment's first. PRICE, SUB, best markets and the
     USSD lists stay within it."""
-    catalog = catalog_for(ctx.conn)
+    catalog = catalog or catalog_for(ctx.conn)
+    served = countries.served(ctx.settings)
+    if len(served) == 1 and set(catalog.by_country) <= set(served):
+        return next(iter(served))   # one country, every market in it: nothing to look up
     market_id = contacts.home_market(ctx.conn, ctx.contact.id)
     if market_id in catalog.market_country:
         return catalog.market_country[market_id]
@@ -327,7 +330,7 @@ def bare_price(ctx: Context, text: str) -> list[Reply] | None:
     catalog = catalog_for(ctx.conn)
     if not catalog.commodities.items:
         return None
-    query = parse(catalog, text, country_of(ctx))
+    query = parse(catalog, text, country_of(ctx, catalog))
     clear = query.commodity.found and query.commodity.score >= BARE_MIN_SCORE
     if not clear or (query.market is not None and not (
             query.market.found and query.market.score >= BARE_MIN_SCORE)):
@@ -343,7 +346,7 @@ def register_market(ctx: Context, rest: str) -> list[Reply]:
         if home is None:
             return [Reply(ctx.t("reg_usage"))]
         return [Reply(ctx.t("reg_current", market=home.name))]
-    match = exact_market(catalog.markets_for(country_of(ctx)).match(rest))
+    match = exact_market(catalog.markets_for(country_of(ctx, catalog)).match(rest))
     if match.kind is MatchKind.AMBIGUOUS or (match.found and len(match.items) > 1):
         options = match.options or tuple(phrase(i.name) for i in match.items[:3])
         return [Reply(ctx.t("which", options=", ".join(options), keyword=ctx.t("reg_keyword")))]
