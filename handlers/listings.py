@@ -58,7 +58,11 @@ CLEAR_MATCH = 88        # a typed market this close is the market meant
 
 def fitted(ctx: Context, key: str, *, held: str = "", **values: Any) -> str:
     """The text, or its `_short` variant when the values make it longer than one SMS;
-    `held` (what was sent waits for quiet hours: notify.held_note) ends whichever fits."""
+    `held` (what was sent waits for quiet hours: notify.held_note) ends whichever fits.
+    Counts are written as the reader writes figures (10,000; 10 000 in French)."""
+    values = {name: localize.number(ctx.language, value)
+              if isinstance(value, int) and not isinstance(value, bool) else value
+              for name, value in values.items()}
     for text in (ctx.t(key, **values) + held, ctx.t(key + "_short", **values) + held):
         if fits(text):
             return text
