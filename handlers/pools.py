@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -349,8 +349,43 @@ def purchase_list(ctx: Context, done: Pool) -> list[str]:
     whole = f"{head} {'; '.join(items)}.{tail}"
     if fits(whole):
         return [whole]
-    # A long list: the totals alone first, then the list under the pool's id, numbered.
-    return [head.rstrip(":") + ".", *pack(lambda part: f"{done.code} {part}", items, tail)]
+    # A long list: the totals alone first, then the list under the pool's id, numbered,
+    # the largest answers first and at most LIST_MAX_PARTS SMS: a pool of 10,000 members
+    # would otherwise be 1,668 SMS to one phone. The rest is summed up in the last part,
+    # and the whole list is with the admin (smsgw pools show).
+    ranked = sorted(range(len(given)), key=lambda i: -given[i].quantity)
+    items = [items[i] for i in ranked]
+    parts = pack(lambda part: f"{done.code} {part}", items, tail)
+    if len(parts) > LIST_MAX_PARTS:
+        kept = _most_that_fit(items, lambda k: len(pack(
+            lambda part: f"{done.code} {part}", items[:k], _more(ctx, done, given, ranked, k)
+            + tail)) <= LIST_MAX_PARTS)
+        parts = pack(lambda part: f"{done.code} {part}", items[:kept],
+                     _more(ctx, done, given, ranked, kept) + tail)
+    return [head.rstrip(":") + ".", *parts]
+
+
+LIST_MAX_PARTS = 10   # SMS of a leader's purchase list after its totals
+
+
+def _more(ctx: Context, done: Pool, given: list[Any], ranked: list[int], kept: int) -> str:
+    """' And 9,640 more members: 12,050 bags. Full list: smsgw pools show P4K2.'"""
+    rest = [given[i] for i in ranked[kept:]]
+    return " " + ctx.t("pool_list_more", n=quantity(ctx, len(rest)), code=done.code,
+                       goods=goods(ctx, sum(a.quantity for a in rest), done.product,
+                                   done.unit))
+
+
+def _most_that_fit(items: list[str], fits_in: Callable[[int], bool]) -> int:
+    """The largest k (at least 1) for which fits_in(k) holds (it holds for small k only)."""
+    low, high = 1, len(items)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits_in(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 # ---------------------------------------------------------------------------- the worker

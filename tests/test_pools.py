@@ -209,7 +209,13 @@ def test_the_story_in_every_language_fits_one_sms_each(client, conn, language):
         assert LANGUAGES[language][key] != LANGUAGES["en"][key] or language == "en", key
 
 
-def test_a_long_purchase_list_comes_in_numbered_parts(client, conn):
+@pytest.mark.parametrize("most", [10, 3])
+def test_a_long_purchase_list_comes_in_numbered_parts(client, conn, monkeypatch, most):
+    """Numbered parts, the largest answers first; past `most` parts (10 in the product,
+    3 here to see it with 40 members) the rest is summed up in the last part."""
+    from handlers import pools as pool_handlers
+
+    monkeypatch.setattr(pool_handlers, "LIST_MAX_PARTS", most)
     setup(conn)
     with db.transaction(conn):
         kima = groups_db.by_code(conn, "KIMA")
@@ -232,7 +238,17 @@ def test_a_long_purchase_list_comes_in_numbered_parts(client, conn):
         assert part.startswith(f"{code} ({n}/{total}) ")
         assert count(part).segments == 1, part
     listed = " ".join(parts[1:])
-    assert all(f"Farmer {NAMES[n]} 07330{n:05d} {n + 1} =" in listed for n in range(40))
+    assert total <= most
+    assert parts[1].startswith(f"{code} (1/{total}) Farmer {NAMES[39]} 0733000039 40 =")
+    if most == 10:
+        assert all(f"Farmer {NAMES[n]} 07330{n:05d} {n + 1} =" in listed for n in range(40))
+    else:
+        shown = [n for n in range(40) if f"Farmer {NAMES[n]} 07330{n:05d} {n + 1} =" in listed]
+        left = [n for n in range(40) if n not in shown]
+        assert left and shown == list(range(40 - len(shown), 40))      # the largest kept
+        assert (f"And {len(left)} more members: {sum(n + 1 for n in left)} x CAN 50kg."
+                in parts[-1]), parts[-1]
+        assert f"smsgw pools show {code}" in parts[-1]
 
 
 # ---------------------------------------------------------------------------- suppliers
@@ -541,7 +557,7 @@ def test_every_pool_text_fits_one_sms_with_the_longest_values():
                    total="100,000", count="10,000", currency="KES", price="12,345",
                    next_price="12,000", next_quantity="10,000", phone="0712345678",
                    goods="10,000 x MAIZE SEED H614D HYBRID 25kg", products="DAP, CAN, UREA, NPK",
-                   name="Nakuru Agrovet Supplies")
+                   name="Nakuru Agrovet Supplies", n="9,990")
     for language in LANGUAGES:
         keys = [k for k in LANGUAGES[language] if k.startswith(("pool_", "supply_", "supplier_"))
                 or k in ("not_supplier", "help_pool", "help_supply")]

@@ -306,6 +306,7 @@ TEXTS = {
     "pool_not_leader": "Only a leader of {group} can close pool {code}.",
     "pool_list": "Pool {code} closed: {goods} at {currency} {price} = {currency} {amount}, from {count} members:",
     "pool_list_empty": "Pool {code} closed: nobody answered.",
+    "pool_list_more": "And {n} more members: {goods}. The admin has the full list (smsgw pools show {code}).",
     "pool_list_supplier": "Order from {supplier}, {phone}.",
     "pool_member_line": "Pool {code} closed at {currency} {price} each. Yours: {goods} = {currency} {amount}. Your leader will tell you how to pay and collect.",
     "pool_supplier_order": "Pool {code} of group {group} closed: {goods} at {currency} {price} = {currency} {amount}. Its leader will call you: {phone}.",

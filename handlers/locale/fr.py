@@ -310,6 +310,7 @@ TEXTS = {
     "pool_not_leader": "Seul un responsable de {group} peut fermer le groupage {code}.",
     "pool_list": "Groupage {code} fermé: {goods} à {currency} {price} = {currency} {amount}, de {count} membres:",
     "pool_list_empty": "Groupage {code} fermé: personne n'a répondu.",
+    "pool_list_more": "Et {n} membres de plus: {goods}. L'admin a la liste complète (smsgw pools show {code}).",
     "pool_list_supplier": "Commandez chez {supplier}, {phone}.",
     "pool_member_line": "Groupage {code} fermé à {currency} {price} l'unité. Votre part: {goods} = {currency} {amount}. Votre responsable dira comment payer.",
     "pool_supplier_order": "Groupage {code} du groupe {group} fermé: {goods} à {currency} {price} = {currency} {amount}. Son responsable vous appellera: {phone}.",

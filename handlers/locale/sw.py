@@ -305,6 +305,7 @@ TEXTS = {
     "pool_not_leader": "Ni kiongozi wa {group} tu anayeweza kufunga mchango {code}.",
     "pool_list": "Mchango {code} umefungwa: {goods} kwa {currency} {price} = {currency} {amount}, kutoka wanachama {count}:",
     "pool_list_empty": "Mchango {code} umefungwa: hakuna aliyejibu.",
+    "pool_list_more": "Na wanachama {n} zaidi: {goods}. Msimamizi ana orodha kamili (smsgw pools show {code}).",
     "pool_list_supplier": "Agiza kutoka {supplier}, {phone}.",
     "pool_member_line": "Mchango {code} umefungwa kwa {currency} {price} kila moja. Yako: {goods} = {currency} {amount}. Kiongozi wako atakueleza jinsi ya kulipa.",
     "pool_supplier_order": "Mchango {code} wa kikundi {group} umefungwa: {goods} kwa {currency} {price} = {currency} {amount}. Kiongozi wake atakupigia: {phone}.",
