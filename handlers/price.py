@@ -174,12 +174,15 @@ def plain(commodity: Match) -> Match:
 
 def market_answer(ctx: Context, commodity: Match, market: Named) -> str:
     """The price reply for a commodity at one market (or where else to look)."""
-    found: list[quotes.Quote] = []
-    for meant in dict.fromkeys((plain(commodity), commodity)):   # the plain one, else all
-        found = quotes.latest_at_market(ctx.conn, [i.id for i in meant.items], market.id)
-        if found:
-            commodity = meant
-            break
+    # The plain commodity when it has a price there, unless that price is old and a
+    # variety's is recent (as with markets: an old figure must not hide a recent one).
+    found = quotes.latest_at_market(ctx.conn, [i.id for i in commodity.items], market.id)
+    alone = plain(commodity)
+    if alone is not commodity and found:
+        own = quotes.latest_at_market(ctx.conn, [i.id for i in alone.items], market.id)
+        recent = ctx.now.date() - timedelta(days=int(ctx.settings["prices.stale_days"]))
+        if own and (own[0].date >= recent or found[0].date < recent):
+            found, commodity = own, alone
     if not found:
         return no_data(ctx, commodity, market)
     name = display_name(commodity.items, ctx)
@@ -278,19 +281,24 @@ def answer(ctx: Context, rest: str) -> str:
 
 def freshest(ctx: Context, commodity: Match, market: Match) -> Named:
     """Of several markets a place names (NAIROBI: the market, "Kangemi (Nairobi)", the
-    county's), the market of that very name when it has a price, else the one with the
-    newest price."""
+    county's), the market of that very name when it has a price, unless that price is old
+    (prices.stale_days) and another market of the place has a recent one: an old figure must
+    not hide a recent one. Without a market of that name, the one with the newest price."""
     if len(market.items) == 1:
         return market.items[0]
     ids = [i.id for i in commodity.items]
-    named = exact_market(market)
-    if len(named.items) == 1 and quotes.latest_at_market(ctx.conn, ids, named.items[0].id):
-        return named.items[0]
     dated = []
     for item in market.items:
         found = quotes.latest_at_market(ctx.conn, ids, item.id)
         dated.append((found[0].date if found else date.min, -item.id, item))
-    return max(dated, key=lambda entry: entry[:2])[2]
+    newest = max(dated, key=lambda entry: entry[:2])
+    named = exact_market(market)
+    if len(named.items) == 1:
+        own = next(entry for entry in dated if entry[2].id == named.items[0].id)
+        recent = ctx.now.date() - timedelta(days=int(ctx.settings["prices.stale_days"]))
+        if own[0] != date.min and (own[0] >= recent or newest[0] < recent):
+            return own[2]
+    return newest[2]
 
 
 def popular_names(ctx: Context) -> str:

@@ -42,6 +42,10 @@ KENYA = [
      "Wholesale", 80),
     ("2026-11-01", "Rift Valley", "Uasin Gishu", "Eldoret", 0.51, 35.27, "Maize (white)", "KG",
      "Wholesale", 70),
+    ("2023-10-15", "Rift Valley", "Trans Nzoia", "Kitale", 1.02, 35.0, "Maize", "KG",
+     "Wholesale", 78),
+    ("2023-11-15", "Rift Valley", "Trans Nzoia", "Kitale", 1.02, 35.0, "Maize", "KG",
+     "Wholesale", 80),
 ]
 GHANA = [
     ("2026-11-01", "Western", "Shama Ahanta East", "Sekondi/Takoradi", 4.93, -1.76,
@@ -95,9 +99,17 @@ def test_each_figure_carries_its_own_date_and_a_year_only_when_not_this_years(tw
     assert say(client, "PRICE MAIZE NAKURU") == (
         "Maize, Nakuru: wholesale KES 33/kg 15 Oct (up 3 since 15 Sep);"
         " retail KES 40/kg 20 Aug.")
-    assert say(client, "PRICE MAIZE ELDORET") == (
-        "Maize, Eldoret, 15 Nov 2023: wholesale KES 80/kg (up 2 since 15 Oct 2023)."
+    assert say(client, "PRICE MAIZE KITALE") == (
+        "Maize, Kitale, 15 Nov 2023: wholesale KES 80/kg (up 2 since 15 Oct 2023)."
         " Old price: 3 years ago.")
+
+
+def test_an_old_plain_price_does_not_hide_a_recent_variety(two_countries):
+    """Eldoret's plain maize is from 2023, its white maize from this month: MAIZE answers
+    with the recent one, naming the variety."""
+    _, client = two_countries
+    assert say(client, "PRICE MAIZE ELDORET") == (
+        "Maize, Eldoret, 1 Nov: wholesale white KES 70/kg.")
 
 
 def test_a_plain_name_means_the_plain_commodity_and_a_variety_is_named(two_countries):

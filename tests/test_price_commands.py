@@ -163,3 +163,14 @@ def test_an_import_that_only_updates_a_price_is_answered_at_once(client, tmp_pat
     assert (report.inserted, report.updated) == (0, 1)
     assert say(client, "PRICE MAIZE NAKURU").startswith(
         "Maize, Nakuru, 15 Apr 2022: wholesale KES 40.31/kg (up 5 since 15 Mar 2022).")
+
+
+def test_an_old_price_at_the_named_market_does_not_hide_a_recent_one_nearby(client, clock):
+    """NAIROBI names the market Nairobi and the county's markets. Nairobi's maize price is
+    from 2022; in April 2026 Kangemi (Nairobi) has one from March: that one answers."""
+    from datetime import UTC, datetime
+
+    assert say(client, "PRICE MAIZE NAIROBI").startswith("Maize, Nairobi, 15 Mar 2022")
+    clock.now = datetime(2026, 4, 20, 9, 0, tzinfo=UTC)
+    reply = say(client, "PRICE MAIZE NAIROBI")
+    assert reply.startswith("Maize, Kangemi (Nairobi), ") and "2022" not in reply, reply
