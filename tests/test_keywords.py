@@ -64,3 +64,13 @@ def test_no_command_word_is_read_inside_a_pool_or_an_offer():
     from handlers.pool_grammar import FROM_WORDS, PACK_UNITS
 
     assert not (set(FROM_WORDS) | set(PACK_UNITS)) & set(owners())
+
+
+def test_help_names_the_commands_for_selling_and_buying_together_in_every_language():
+    from handlers.texts import LANGUAGES, text
+
+    for language in LANGUAGES:
+        said = text(language, "help").split()
+        for command in ("sell", "buy", "list", "pool", "order", "offer"):
+            named = keywords.COMMANDS[command][language] & {w.strip(".:,") for w in said}
+            assert named, (language, command)

@@ -1,7 +1,7 @@
 """English reply texts."""
 
 TEXTS = {
-    "help": 'PRICE MAIZE NAKURU: price. STD MAIZE: standards. SUB MAIZE: bulletin. More: REG LANG MY JOIN OFFER ORDER FORGET; send HELP and the word. STOP: no SMS.',
+    "help": "PRICE MAIZE NAKURU: price. STD MAIZE: standards. SUB MAIZE: bulletin. Also SELL BUY LIST POOL ORDER OFFER JOIN REG LANG: HELP and the word. STOP: no SMS.",
     "help_price": 'PRICE MAIZE NAKURU: the latest maize price at Nakuru (a county works too). PRICE MAIZE: at your market (REG), or the best markets.',
     "help_reg": 'REG NAKURU: make Nakuru your market; PRICE and SUB then use it. REG alone shows your market.',
     "help_lang": 'LANG SW, LANG FR or LANG EN: the language of our replies.',

@@ -5,7 +5,7 @@ switch the whole SMS to UCS-2 (70 characters instead of 160), so they are avoide
 """
 
 TEXTS = {
-    "help": 'PRIX MAIS NAKURU: prix. STD MAIS: normes. SUIVRE MAIS: bulletin. Aussi: INSCRIRE LANGUE MES REJOINDRE OFFRE COMMANDE OUBLIER; AIDE et le mot. ARRET: stop.',
+    "help": "PRIX MAIS NAKURU: prix. STD MAIS: normes. SUIVRE MAIS: bulletin. Aussi VENDRE ACHETER LISTE GROUPAGE COMMANDE OFFRE INSCRIRE LANGUE: AIDE + le mot. ARRET: stop",
     "help_price": 'PRIX MAIS NAKURU: dernier prix du mais à Nakuru (un comté aussi). PRIX MAIS: à votre marché (INSCRIRE), ou les meilleurs marchés.',
     "help_reg": 'INSCRIRE NAKURU: Nakuru devient votre marché pour PRIX et SUIVRE. INSCRIRE seul: votre marché.',
     "help_lang": 'LANGUE FR, LANGUE SW ou LANGUE EN: la langue de nos réponses.',

@@ -1,7 +1,7 @@
 """Swahili reply texts (Kiswahili)."""
 
 TEXTS = {
-    "help": 'BEI MAHINDI NAKURU: bei. STD MAHINDI: viwango. FUATA MAHINDI: jarida. Zaidi: SAJILI LUGHA ZANGU JIUNGE AHADI AGIZO SAHAU; tuma MSAADA na neno. ACHA: sitisha.',
+    "help": "BEI MAHINDI NAKURU: bei. STD MAHINDI: viwango. FUATA MAHINDI: jarida. Pia UZA NUNUA ORODHA CHANGA AGIZO AHADI JIUNGE SAJILI LUGHA: MSAADA na neno. ACHA: sitisha",
     "help_price": 'BEI MAHINDI NAKURU: bei ya mwisho ya mahindi Nakuru (kaunti pia). BEI MAHINDI: kwa soko lako (SAJILI), au masoko bora.',
     "help_reg": 'SAJILI NAKURU: Nakuru iwe soko lako; BEI na FUATA zitalitumia. SAJILI pekee: soko lako.',
     "help_lang": 'LUGHA SW, LUGHA FR au LUGHA EN: lugha ya majibu yetu.',
