@@ -63,7 +63,7 @@ def buy(ctx: Context, rest: str) -> list[Reply]:
     try:
         quantity, amount, currency = _bid_words(ctx, listing, words)
     except GrammarError as error:
-        return [Reply(ctx.t(error.key, **listings.figures(ctx, error.values)))]
+        return [Reply(ctx.t(error.key, **orders.figures(ctx, error.values)))]
     if quantity > listing.quantity:
         return [Reply(ctx.t("bid_too_much", code=listing.code,
                             unit=listings.unit_name(ctx, listing),

@@ -24,7 +24,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,7 +37,7 @@ from handlers import keywords, localize, orders, price
 from handlers.groups import code_of
 from handlers.locale import en
 from handlers.messages import Context, Reply
-from handlers.notify import Outbox, Recipient, held_note
+from handlers.notify import Outbox, Recipient, fitted, held_note
 from handlers.order_grammar import UNITS, GrammarError, echo, parse, read_quantity
 from handlers.router import Command, Router
 from handlers.segments import fits
@@ -54,19 +53,6 @@ CLEAR_MATCH = 88        # a typed market this close is the market meant
 
 
 # ---------------------------------------------------------------------------- wording
-
-
-def fitted(ctx: Context, key: str, *, held: str = "", **values: Any) -> str:
-    """The text, or its `_short` variant when the values make it longer than one SMS;
-    `held` (what was sent waits for quiet hours: notify.held_note) ends whichever fits.
-    Counts are written as the reader writes figures (10,000; 10 000 in French)."""
-    values = {name: localize.number(ctx.language, value)
-              if isinstance(value, int) and not isinstance(value, bool) else value
-              for name, value in values.items()}
-    for text in (ctx.t(key, **values) + held, ctx.t(key + "_short", **values) + held):
-        if fits(text):
-            return text
-    return ctx.t(key + "_short", **values)
 
 
 def with_held(ctx: Context, text: str, sent: bool = True) -> str:
@@ -96,13 +82,6 @@ def market_name(ctx: Context, market_id: int) -> str:
 def unit_name(ctx: Context, listing: Listing) -> str:
     """What a sale is counted in, in the reader's language ('bags': 'magunia', 'sacs')."""
     return localize.word(ctx.language, listing.unit)
-
-
-def figures(ctx: Context, values: dict[str, Any]) -> dict[str, str]:
-    """A grammar error's figures as the reader writes them (10 000 000 and 0,1 in French)."""
-    return {key: value if isinstance(value, str) else localize.number(
-        ctx.language, value, -min(0, int(value.as_tuple().exponent))
-        if isinstance(value, Decimal) else 0) for key, value in values.items()}
 
 
 def what(ctx: Context, listing: Listing, quantity: float | None = None, *,
@@ -145,7 +124,7 @@ def sell_error(ctx: Context, error: GrammarError) -> str:
     """A grammar error in SELL's words: ORDER's texts, with SELL's examples where they
     name the command (sell_usage for order_usage...)."""
     key = error.key.replace("order_", "sell_", 1)
-    return ctx.t(key if key in en.TEXTS else error.key, **figures(ctx, error.values))
+    return ctx.t(key if key in en.TEXTS else error.key, **orders.figures(ctx, error.values))
 
 
 def find(ctx: Context, rest: str, usage: str) -> tuple[Listing | None, list[str], str | None]:
@@ -298,7 +277,7 @@ def pledge(ctx: Context, listing: Listing, words: list[str]) -> str:
     try:
         amount, _ = read_quantity(words, listing.unit, allow_zero=True)
     except GrammarError as error:
-        return ctx.t(error.key, **figures(ctx, error.values))
+        return ctx.t(error.key, **orders.figures(ctx, error.values))
     book = pledges_db.LISTINGS
     others = pledges_db.total(ctx.conn, book, listing.id) - \
         pledges_db.pledge_of(ctx.conn, book, listing.id, ctx.contact.id)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from db import outbox
 from db.contacts import Contact
+from handlers import localize
 from handlers.messages import Context
 from handlers.segments import count, fits
 from prices import countries, quiet
@@ -138,3 +139,16 @@ def held_note(ctx: Context) -> str:
         return ""
     local = ends.astimezone(ZoneInfo(countries.get(ctx.settings, country).timezone))
     return " " + ctx.t("held_until", time=local.strftime("%H:%M"))
+
+
+def fitted(ctx: Context, key: str, *, held: str = "", **values: Any) -> str:
+    """The text `key`, or `key`_short when the long one does not fit one SMS; `held` (the
+    messages wait for quiet hours: held_note) ends whichever fits with it. Counts are
+    written as the reader writes figures (10,000; 10 000 in French)."""
+    values = {name: localize.number(ctx.language, value)
+              if isinstance(value, int) and not isinstance(value, bool) else value
+              for name, value in values.items()}
+    for text in (ctx.t(key, **values) + held, ctx.t(key + "_short", **values) + held):
+        if fits(text):
+            return text
+    return ctx.t(key + "_short", **values)

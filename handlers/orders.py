@@ -34,7 +34,7 @@ from db.groups import Group
 from db.orders import Order
 from handlers import keywords, localize, price
 from handlers.messages import Context, Reply
-from handlers.notify import Outbox, Recipient, held_note, pack
+from handlers.notify import Outbox, Recipient, fitted, held_note, pack
 from handlers.order_grammar import GrammarError, OrderRequest, parse, read_quantity
 from handlers.phone import display_phone
 from handlers.router import Command, Router
@@ -123,7 +123,7 @@ def post(ctx: Context, rest: str) -> list[Reply]:
     reached = relay(ctx, order)
     if not reached:
         return [Reply(ctx.t("order_posted_none", code=order.code, summary=summary(ctx, order)))]
-    return [Reply(_fitted(ctx, "order_posted", code=order.code, summary=summary(ctx, order),
+    return [Reply(fitted(ctx, "order_posted", code=order.code, summary=summary(ctx, order),
                           groups=str(reached), held=held_note(ctx)))]
 
 
@@ -132,15 +132,6 @@ def figures(ctx: Context, values: Mapping[str, str | int | Decimal]) -> dict[str
     return {key: value if isinstance(value, str) else localize.number(
         ctx.language, value, -min(0, int(value.as_tuple().exponent))
         if isinstance(value, Decimal) else 0) for key, value in values.items()}
-
-
-def _fitted(ctx: Context, key: str, *, held: str = "", **values: str) -> str:
-    """The reply, or its short form when it would not fit one SMS; `held` (when the
-    messages wait for quiet hours) goes at the end of whichever fits."""
-    for text in (ctx.t(key, **values) + held, ctx.t(key + "_short", **values) + held):
-        if fits(text):
-            return text
-    return ctx.t(key + "_short", **values)
 
 
 def create(ctx: Context, text: str) -> Order:

@@ -3,15 +3,11 @@ and the price steps (shared by handlers.pools and handlers.supplies)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from handlers import localize, price
 from handlers.messages import Context
 from handlers.order_grammar import UNITS, GrammarError
-from handlers.orders import figures
-from handlers.orders import quantity
+from handlers.orders import figures, quantity
 from handlers.pool_grammar import Tiers
-from handlers.segments import fits
 from prices.catalog import MatchKind, catalog_for
 from prices.folding import phrase
 from prices.producers import singular
@@ -56,11 +52,3 @@ def error_text(ctx: Context, error: GrammarError) -> str:
     return ctx.t(error.key, **figures(ctx, error.values))
 
 
-def fitted(ctx: Context, key: str, *, held: str = "", **values: Any) -> str:
-    """The text `key`, or `key`_short when the long one does not fit one SMS; `held` (the
-    messages wait for quiet hours: handlers.notify.held_note) goes at the end of whichever
-    fits with it, as ORDER's replies do."""
-    for text in (ctx.t(key, **values) + held, ctx.t(key + "_short", **values) + held):
-        if fits(text):
-            return text
-    return ctx.t(key + "_short", **values)

@@ -35,10 +35,9 @@ from db.pools import Pool
 from handlers import keywords, pool_grammar, price
 from handlers.groups import code_of
 from handlers.messages import Context, Reply
-from handlers.notify import Outbox, Recipient, held_note, pack
+from handlers.notify import Outbox, Recipient, fitted, held_note, pack
 from handlers.order_grammar import BY_WORDS, GrammarError, echo, read_quantity
 from handlers.orders import quantity
-from handlers.pool_texts import fitted as _fitted
 from handlers.pool_texts import error_text, goods, label, tiers_text
 from handlers.phone import display_phone
 from handlers.pool_grammar import Tiers, price_at
@@ -178,7 +177,7 @@ def announce(ctx: Context, made: Pool, group: Group) -> str:
     recipients = (Recipient(m.contact_id, m.phone, m.language, m.opted_out)
                   for batch in groups_db.member_batches(ctx.conn, group.id) for m in batch
                   if m.contact_id != ctx.contact.id)
-    done = out.send(recipients, lambda c: _fitted(
+    done = out.send(recipients, lambda c: fitted(
         c, "pool_invite", group=group.code, what=label(c, made.product, made.unit),
         tiers=tiers_text(c, made.currency, made.tiers), code=made.code,
         date=_day(c, made.close_on)))
@@ -190,8 +189,8 @@ def announce(ctx: Context, made: Pool, group: Group) -> str:
     supplier = suppliers.find(ctx.conn, made.supplier_id) if made.supplier_id else None
     held = held_note(ctx) if done.queued else ""
     if supplier is not None:
-        return _fitted(ctx, "pool_opened_supplier", held=held, supplier=supplier.name, **values)
-    return _fitted(ctx, "pool_opened", held=held, **values)
+        return fitted(ctx, "pool_opened_supplier", held=held, supplier=supplier.name, **values)
+    return fitted(ctx, "pool_opened", held=held, **values)
 
 
 def status(ctx: Context, found: Pool) -> str:
@@ -203,7 +202,7 @@ def status(ctx: Context, found: Pool) -> str:
         return ctx.t("pool_closed", code=found.code)
     values = _price_values(ctx, found, found.pledged)
     key = "pool_status" if "next_price" in values else "pool_status_last"
-    return _fitted(ctx, key, code=found.code, group=group.code,
+    return fitted(ctx, key, code=found.code, group=group.code,
                    what=label(ctx, found.product, found.unit),
                    count=quantity(ctx, pools_db.count_answers(ctx.conn, found.id)),
                    quantity=quantity(ctx, pools_db.answer_of(ctx.conn, found.id, ctx.contact.id)),
@@ -262,7 +261,7 @@ def make_answer(ctx: Context, found: Pool, amount: float, name: str | None) -> s
                      goods=goods(ctx, total, found.product, found.unit))
     unit_price = price_at(found.tiers, total)[0]
     key = "pool_answered" if "next_price" in values else "pool_answered_last"
-    return _fitted(ctx, key, code=found.code,
+    return fitted(ctx, key, code=found.code,
                    goods=goods(ctx, amount, found.product, found.unit),
                    amount=price.money(ctx, amount * unit_price), **values)
 

@@ -24,10 +24,10 @@ from db.contacts import Contact
 from db.suppliers import Supplier, Supply
 from handlers import keywords, price, pool_grammar
 from handlers.messages import Context, Reply
-from handlers.notify import Outbox, Recipient
+from handlers.notify import Outbox, Recipient, fitted
 from handlers.order_grammar import GrammarError, echo
 from handlers.orders import quantity
-from handlers.pool_texts import error_text, fitted, label, tiers_text
+from handlers.pool_texts import error_text, label, tiers_text
 from handlers.router import Command, Router
 from handlers.segments import fits
 from prices import countries
