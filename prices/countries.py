@@ -41,7 +41,23 @@ class Country:
 
 
 def served(settings: Mapping[str, Any]) -> dict[str, Country]:
-    """The countries served, by code, in the order the config names them."""
+    """The countries served, by code, in the order the config names them. Read on every
+    message (its sender's language, a PRICE's scope, the worker's quiet hours): worked out
+    once per settings object, which is never changed once loaded."""
+    kept = _SERVED.get(id(settings))
+    if kept is not None and kept[0] is settings:   # the object itself: an id can be reused
+        return kept[1]
+    found = _served(settings)
+    if len(_SERVED) >= 8:
+        _SERVED.clear()
+    _SERVED[id(settings)] = (settings, found)
+    return found
+
+
+_SERVED: dict[int, tuple[Mapping[str, Any], dict[str, Country]]] = {}
+
+
+def _served(settings: Mapping[str, Any]) -> dict[str, Country]:
     tables = settings["countries"] if "countries" in settings else {}
     if not tables:
         tables = {str(settings["app.default_region"]): {}}
