@@ -29,9 +29,18 @@ run: $(STAMP)
 	$(BIN)/smsgw import standards prices/data/standards.toml
 	$(BIN)/smsgw run
 
-## test: set up and run the whole test suite
-test: $(STAMP)
+## test: set up and run the whole test suite (the console's browser tests need Chromium)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+# The console's browser tests drive Debian's Chromium through Playwright (whose own browser
+# download cannot work offline). Installed once, as root or with sudo; about a minute.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "Chromium is needed at $(CHROMIUM) for the browser tests: install it with your package manager"; exit 1; }
+	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium \
+	  || { $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; }
 
 ## bench: the benchmarks under bench/ (figures go to docs/benchmarks.md)
 bench: $(STAMP)

@@ -53,12 +53,13 @@ def _group(conn: sqlite3.Connection, row: sqlite3.Row) -> Group:
 
 def audit(conn: sqlite3.Connection, action: str, *, actor_id: int | None = None,
           order_id: int | None = None, group_id: int | None = None, now: datetime | None = None,
-          **detail: Any) -> None:
-    """Record who did what (in the caller's transaction, so it is kept only if done)."""
-    conn.execute("INSERT INTO audit (at, actor_id, action, order_id, group_id, detail)"
-                 " VALUES (?, ?, ?, ?, ?, ?)",
+          console_user: str | None = None, **detail: Any) -> None:
+    """Record who did what (in the caller's transaction, so it is kept only if done): a
+    contact (actor_id), a console user (console_user), or neither (the command line)."""
+    conn.execute("INSERT INTO audit (at, actor_id, action, order_id, group_id, detail,"
+                 " console_user) VALUES (?, ?, ?, ?, ?, ?, ?)",
                  (iso(now or utcnow()), actor_id, action, order_id, group_id,
-                  json.dumps(detail, sort_keys=True, ensure_ascii=False)))
+                  json.dumps(detail, sort_keys=True, ensure_ascii=False), console_user))
 
 
 def audit_rows(conn: sqlite3.Connection, *, order_id: int | None = None,

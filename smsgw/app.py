@@ -14,7 +14,7 @@ from handlers.router import Router
 from handlers.ussd import Menu
 from prices.catalog import load_aliases
 from smsgw import config as configuration
-from smsgw import logsafe, webhooks
+from smsgw import console, logsafe, webhooks
 from smsgw.context import Services, close_connection
 from smsgw.gateway import Gateway
 from smsgw.ussd_gateway import UssdGateway
@@ -34,6 +34,7 @@ def create_app(config: configuration.Config | None = None, *, router: Router | N
     app.extensions["smsgw"] = Services(config, gateway, clock, ussd)
     app.teardown_appcontext(close_connection)
     webhooks.init_app(app)
+    console.init_app(app)
     return app
 
 

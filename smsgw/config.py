@@ -116,6 +116,21 @@ CORE_SETTINGS: tuple[Setting, ...] = (
             "How often buyers who follow a product (WANT) get one SMS of the new sales near"
             " them, however many came; leaders of group sales hear of pledges as often",
             minimum=1),
+    Setting("console.secret_key", str, "",
+            "Signs the console's session cookies; empty = a random key made on first start"
+            " and kept in the database", secret=True),
+    Setting("console.secure_cookies", bool, True,
+            "Session cookies only over HTTPS (and http://localhost); false only on a trusted"
+            " network served over plain HTTP"),
+    Setting("console.session_hours", int, 12, "A console login lasts this long", minimum=1),
+    Setting("console.login_attempts", int, 5,
+            "Failed logins for one username in console.login_window_minutes before it must"
+            " wait (four times as many from one address)", minimum=1),
+    Setting("console.login_window_minutes", int, 15, "The window of console.login_attempts",
+            minimum=1),
+    Setting("console.password_min_chars", int, 10, "Shortest console password", minimum=8),
+    Setting("console.max_upload_bytes", int, 50_000_000,
+            "Largest price file imported through the console", minimum=1),
     Setting("backup.folder", str, "",
             "Where the worker keeps dated backups of the database on backup.schedule (a"
             " USB disk's folder, say); empty = no scheduled backups"),

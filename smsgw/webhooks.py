@@ -29,8 +29,13 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _refused)
 
 
-def _refused(exc: HTTPException) -> tuple[Response, int]:
-    """403, 404, 405...: the reason as JSON, like every other answer of these routes."""
+def _refused(exc: HTTPException) -> tuple[Response | str, int]:
+    """403, 404, 405...: the reason as JSON, like every other answer of these routes; under
+    /console, a page (a person reads it, not a provider)."""
+    if request.path.startswith("/console"):
+        from smsgw.console import error_page
+
+        return error_page(exc)
     return jsonify(error=exc.description), exc.code or 500
 
 

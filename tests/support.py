@@ -4,17 +4,19 @@ tests can move, and helpers that post as each provider does. Tests import these 
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 
+import db
 from smsgw import config as configuration
 
 PUBLIC_URL = "https://gateway.example.com"
@@ -159,3 +161,47 @@ def e164(local: str) -> str:
 def market_id(conn: sqlite3.Connection, name: str) -> int:
     """The id of the market of that exact name."""
     return conn.execute("SELECT id FROM markets WHERE name = ?", (name,)).fetchone()[0]
+
+
+# ------------------------------------------------------------------------- the web console
+
+CONSOLE_PASSWORD = "correct horse battery"  # noqa: S105 - a test password
+CHROMIUM = "/usr/bin/chromium"
+# The flags that let Chromium start quietly on a machine with no network (and as root).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def console_user(conn: sqlite3.Connection, username: str, role: str = "admin", *,
+                 group: str | None = None, password: str = CONSOLE_PASSWORD,
+                 contact_id: int | None = None) -> None:
+    """A console user, made as `smsgw users add` makes one."""
+    from db import groups as groups_db
+    from db import users
+    from smsgw.console import passwords
+
+    group_id = groups_db.by_code(conn, group).id if group else None
+    with db.transaction(conn):
+        users.add(conn, username=username, password_hash=passwords.hashed(password, minimum=0),
+                  role=role, group_id=group_id, contact_id=contact_id,
+                  now=datetime.now(UTC))
+
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                   r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form in a page."""
+    found = _CSRF.search(html)
+    assert found, "no csrf_token in the page"
+    return found.group(1) or found.group(2)
+
+
+def console_login(client: Any, username: str, password: str = CONSOLE_PASSWORD) -> Any:
+    """Log a Flask test client in through the login form; the response to the POST."""
+    page = client.get("/console/login")
+    return client.post("/console/login", data={
+        "username": username, "password": password,
+        "csrf_token": csrf_token(page.get_data(as_text=True))})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from smsgw.cli import (agents, backup, bulletins, contacts, export, groups, imports, listings,
-                       markets, messages, pools, service)
+                       markets, messages, pools, service, users)
 from smsgw.cli.common import configured
 from smsgw.providers import PROVIDERS
 
@@ -33,6 +33,7 @@ for command in (
     contacts.contacts_group, contacts.prune,
     export.export,
     backup.backup, backup.restore,
+    users.users_group,
 ):
     main.add_command(command)
 groups.buyers_group.add_command(listings.buyers_want)   # `smsgw buyers want`: docs/selling.md

@@ -1,0 +1,1 @@
+"""One module per console page; each adds its routes to smsgw.console.blueprint.bp."""

@@ -1,0 +1,12 @@
+"""The overview page (to be built)."""
+
+from __future__ import annotations
+
+from flask import render_template
+
+from smsgw.console.blueprint import bp
+
+
+@bp.get("/overview")
+def overview() -> str:
+    return render_template("console/todo.html", title="Overview")

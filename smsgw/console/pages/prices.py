@@ -1,0 +1,12 @@
+"""The prices page (to be built)."""
+
+from __future__ import annotations
+
+from flask import render_template
+
+from smsgw.console.blueprint import bp
+
+
+@bp.get("/prices")
+def prices() -> str:
+    return render_template("console/todo.html", title="Prices")

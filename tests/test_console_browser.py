@@ -1,0 +1,51 @@
+"""The console in a real browser (Debian's Chromium, driven by Playwright): logging in and
+out, at a laptop's and a phone's width, and with the keyboard alone (issue 17)."""
+
+from __future__ import annotations
+
+from support import CONSOLE_PASSWORD, console_user
+
+
+def log_in(page, base: str, username: str, password: str = CONSOLE_PASSWORD) -> None:
+    page.goto(f"{base}/console/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_an_admin_logs_in_and_out(page, live_server, conn):
+    console_user(conn, "ann")
+    page.goto(f"{live_server}/console/prices")
+    assert page.url.startswith(f"{live_server}/console/login")
+    page.get_by_label("Username").fill("ann")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    assert page.get_by_role("alert").inner_text() == "Wrong username or password."
+    page.get_by_label("Password").fill(CONSOLE_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server}/console/prices")
+    assert page.get_by_role("navigation").get_by_role("link", name="Overview").is_visible()
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{live_server}/console/login")
+    page.goto(f"{live_server}/console/overview")
+    assert page.url.startswith(f"{live_server}/console/login")
+
+
+def test_logging_in_with_the_keyboard_alone_at_a_phones_width(browser, live_server, conn):
+    console_user(conn, "ann")
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server}/console/login")
+        page.wait_for_function("document.activeElement.id === 'username'")  # autofocus
+        page.keyboard.type("ann")
+        page.keyboard.press("Tab")
+        page.keyboard.type(CONSOLE_PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{live_server}/console/overview")
+        # nothing is wider than the screen: no sideways scrolling of the page
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        page.keyboard.press("Tab")        # the first stop is the skip link
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    finally:
+        context.close()
