@@ -205,3 +205,13 @@ def console_login(client: Any, username: str, password: str = CONSOLE_PASSWORD) 
     return client.post("/console/login", data={
         "username": username, "password": password,
         "csrf_token": csrf_token(page.get_data(as_text=True))})
+
+
+def browser_login(page: Any, base: str, username: str, password: str = CONSOLE_PASSWORD,
+                  then: str = "/console/") -> None:
+    """Log a Playwright page in through the login form and open `then`."""
+    page.goto(f"{base}/console/login?next={then}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/console/login" not in url)

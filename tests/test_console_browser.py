@@ -6,13 +6,6 @@ from __future__ import annotations
 from support import CONSOLE_PASSWORD, console_user
 
 
-def log_in(page, base: str, username: str, password: str = CONSOLE_PASSWORD) -> None:
-    page.goto(f"{base}/console/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-
-
 def test_an_admin_logs_in_and_out(page, live_server, conn):
     console_user(conn, "ann")
     page.goto(f"{live_server}/console/prices")
