@@ -69,6 +69,7 @@ def run(config: configuration.Config, host: str | None, port: int | None) -> Non
     from smsgw.server import run_server
 
     init_database(config)
+    _console_hint(config, host, port)
     args = [sys.executable, "-m", "smsgw", "worker"]
     if config.source != "built-in defaults":
         args += ["--config", config.source]
@@ -78,6 +79,19 @@ def run(config: configuration.Config, host: str | None, port: int | None) -> Non
     finally:
         worker_process.terminate()
         worker_process.wait(timeout=30)
+
+
+def _console_hint(config: configuration.Config, host: str | None, port: int | None) -> None:
+    """Say where the web console is, and how to make its first admin when there is none."""
+    from db import users
+
+    with database(config) as conn:
+        none_yet = users.count(conn) == 0
+    where = f"http://{host or config['server.host']}:{port or config['server.port']}/console"
+    click.echo(f"web console: {where}", err=True)
+    if none_yet:
+        click.echo("  no console users yet: create the first admin with"
+                   " `.venv/bin/smsgw users add admin --role admin`", err=True)
 
 
 @click.command("config")
