@@ -51,6 +51,25 @@ def test_every_console_url_without_a_session_goes_to_the_login_page(app, console
         assert response.headers["Location"].startswith(LOGIN), url
 
 
+def test_every_console_post_without_a_session_changes_nothing(app, console_client, conn):
+    before = conn.execute("SELECT (SELECT COUNT(*) FROM audit) + (SELECT COUNT(*) FROM outbox)"
+                          " + (SELECT COUNT(*) FROM console_users)").fetchone()[0]
+    posts = [rule for rule in app.url_map.iter_rules()
+             if rule.rule.startswith("/console") and "POST" in rule.methods]
+    assert len(posts) >= 3
+    for rule in posts:
+        url = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", "1", rule.rule)
+        response = console_client.post(url, data={"text": "hello", "username": "x"})
+        if rule.endpoint == "console.login":
+            assert response.status_code == 400, url   # no CSRF token
+        else:
+            assert response.status_code == 302, url
+            assert response.headers["Location"].startswith(LOGIN), url
+    after = conn.execute("SELECT (SELECT COUNT(*) FROM audit) + (SELECT COUNT(*) FROM outbox)"
+                         " + (SELECT COUNT(*) FROM console_users)").fetchone()[0]
+    assert after == before
+
+
 def test_a_post_without_a_csrf_token_is_refused(console_client, conn):
     console_user(conn, "ann")
     # even logging in needs the token
