@@ -18,7 +18,6 @@ from db import users
 from db.timeutil import utcnow
 from smsgw import config as configuration
 from smsgw.cli.common import database, phone_argument, shown, with_config
-from smsgw.console import passwords
 
 
 @click.group("users")
@@ -28,6 +27,8 @@ def users_group() -> None:
 
 def _password(config: configuration.Config) -> str:
     """A new password, checked for length and hashed."""
+    from smsgw.console import passwords   # not at start: every smsgw command would load the console
+
     if sys.stdin.isatty():
         raw = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:

@@ -3,13 +3,20 @@ the first choice of OWASP's password storage guidance."""
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-# A hash of nothing anyone can type, checked when the name is unknown, so that a wrong name
-# takes as long as a wrong password and the timing does not tell which names exist.
-_DUMMY = _hasher.hash("\x00 no such user \x00")
+
+
+@cache
+def _dummy() -> str:
+    """A hash of nothing anyone can type, checked when the name is unknown, so that a wrong
+    name takes as long as a wrong password and the timing does not tell which names exist.
+    Made on first use: hashing takes a tenth of a second, too much for every CLI start."""
+    return _hasher.hash("\x00 no such user \x00")
 
 
 class WeakPassword(ValueError):
@@ -26,7 +33,7 @@ def hashed(password: str, *, minimum: int) -> str:
 def verify(stored: str | None, password: str) -> bool:
     """Whether `password` matches the stored hash (None: an unknown user, always False)."""
     try:
-        _hasher.verify(stored or _DUMMY, password)
+        _hasher.verify(stored or _dummy(), password)
     except (VerificationError, InvalidHashError):
         return False
     return stored is not None
