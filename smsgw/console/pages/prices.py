@@ -47,6 +47,7 @@ MAX_ROWS = 3000            # prices in one table (and chart); narrow with "since
 MAX_TEXT = 100             # longest name typed in a field
 MAX_NOTE = 500             # longest note on a rejection
 REVIEWS_SHOWN = 100        # reviews listed at a time, oldest first
+FORM_MEMORY_BYTES = 1 << 20      # the import form's text fields and the parser's buffer
 UPLOAD_KEEP_SECONDS = 6 * 3600   # a checked file waits this long for "Import for real"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _UPLOAD = "price_upload"   # the session's key for the file waiting to be imported
@@ -267,6 +268,9 @@ def _upload_limit() -> None:
     if (request.endpoint == "console.prices_import_check" and request.method == "POST"
             and current_user.is_authenticated and current_user.is_admin):
         request.max_content_length = _upload_bytes() + 64 * 1024
+        # Werkzeug's multipart decoder also holds its unparsed buffer to this limit, and
+        # reads 64 kB at a time: at server.max_request_bytes (64 kB) a file part fails.
+        request.max_form_memory_size = max(FORM_MEMORY_BYTES, request.max_form_memory_size or 0)
 
 
 @bp.errorhandler(RequestEntityTooLarge)
