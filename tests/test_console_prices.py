@@ -265,6 +265,18 @@ def test_the_type_unit_and_since_filters_narrow_the_table(admin, conn):
     assert _rows(since) == count > 0
 
 
+def test_a_long_table_is_capped_at_its_newest_prices(admin, conn, monkeypatch):
+    from smsgw.console.pages import prices as page
+
+    monkeypatch.setattr(page, "MAX_ROWS", 100)
+    html = _text(admin.get(PAGE, query_string={"c": "Maize", "m": ["Nakuru", "Kisumu"]}))
+    assert _rows(html) == 100 and "show the newest 100 prices" in html
+    newest = _sql(conn, "Maize", "Nakuru", "Kisumu")
+    assert sum(len(line["points"]) for line in _chart(html)["series"]) == 100
+    dates = re.findall(r'<time datetime="([0-9-]+)">', html)
+    assert sorted(dates, reverse=True) == dates and dates[-1] >= newest[99][0]
+
+
 def test_the_chart_data_is_the_tables_prices_with_old_points_and_gaps(admin, conn):
     from datetime import date
 
