@@ -293,6 +293,37 @@ def test_the_chart_data_is_the_tables_prices_with_old_points_and_gaps(admin, con
     assert gaps and [day for day, _, _, gap in line["points"] if gap] == gaps
 
 
+def test_two_countries_each_list_their_own_commodities_and_markets(kenya_db, tmp_path, clock):
+    import shutil
+
+    import db
+    from prices.importer import import_prices
+
+    shutil.copy(kenya_db, tmp_path / "test.db")
+    conn = db.connect(tmp_path / "test.db")
+    import_prices(conn, Path(__file__).parent / "data" / "wfp_food_prices_gha.csv",
+                  country="GH")
+    console_user(conn, "ann")
+    config = make_config(tmp_path, countries={"KE": {}, "GH": {"timezone": "Africa/Accra",
+                                                               "currency": "GHS"}})
+    client = create_app(config, clock=clock).test_client()
+    client.environ_base["wsgi.url_scheme"] = "https"
+    console_login(client, "ann")
+    kenya = _text(client.get(PAGE))
+    assert '<select id="country" name="country">' in kenya
+    assert 'value="Cassava"' not in kenya and 'option value="Nakuru"' in kenya
+    assert 'option value="Accra"' not in kenya
+    ghana = _text(client.get(PAGE, query_string={"country": "GH"}))
+    assert 'value="Cassava"' in ghana and 'option value="Accra"' in ghana
+    assert 'option value="Nakuru"' not in ghana
+    html = _text(client.get(PAGE, query_string={"country": "GH", "c": "Maize", "m": "Nakuru"}))
+    assert "There is no market “Nakuru” in GH" in html
+    html = _text(client.get(PAGE, query_string={"country": "GH", "c": "Maize", "m": "Accra"}))
+    assert _rows(html) == 7 and "GHS per KG" in html   # 7 retail per KG, 6 wholesale per 100 KG
+    conn.close()
+
+
+# ---------------------------------------------------------------------------- speed
 # ---------------------------------------------------------------------------- speed
 
 

@@ -39,7 +39,7 @@ from prices import review as review_rules
 from prices.catalog import MatchKind, catalog_for
 from prices.folding import phrase
 from prices.import_country import detect
-from prices.import_report import LineKind, country_note, report_lines
+from prices.import_report import country_note, report_lines
 from prices.importer import PRICE_TYPES, ImportFileError, ImportReport, import_prices
 from smsgw.console.blueprint import actor, audit, bp, number, read, write
 from smsgw.context import services
