@@ -85,28 +85,7 @@ def prices() -> str:
     known = series.markets(conn, country)
     areas = series.areas(conn, country)
     _read_args(chosen)
-    table: list[series.Point] = []
-    kinds: list[series.Kind] = []
-    truncated = False
-    ids = series.commodity_ids(conn, chosen.commodity, offered) if chosen.commodity else []
-    if chosen.commodity and not ids:
-        chosen.errors.append(f"There is no commodity “{chosen.commodity}” in {country}'s"
-                             " prices: choose one from the list.")
-    if ids:
-        _find_markets(conn, chosen, known, ids)
-    if ids and chosen.markets and not chosen.errors:
-        market_ids = [m.id for m in chosen.markets]
-        kinds = series.kinds(conn, ids, market_ids)
-        units = list(dict.fromkeys(k.unit for k in kinds))
-        if kinds:
-            chosen.unit = chosen.unit if chosen.unit in units else units[0]
-            types = {k.price_type for k in kinds if k.unit == chosen.unit}
-            chosen.price_type = chosen.price_type if chosen.price_type in types else ""
-            table = series.points(conn, ids, market_ids, unit=chosen.unit,
-                                  price_type=chosen.price_type or None,
-                                  since=chosen.since or None, limit=MAX_ROWS + 1)
-            truncated = len(table) > MAX_ROWS
-            table = table[:MAX_ROWS]
+    kinds, table, truncated = _lookup(conn, chosen, offered, known)
     stale_days = int(config["prices.stale_days"])
     today = _today(country)
     lines = series.chart(table, today=today, stale_days=stale_days)
@@ -121,6 +100,32 @@ def prices() -> str:
         currencies=sorted({p.currency for p in table}), stale_days=stale_days,
         today=_day(today.isoformat()), market_fields=_market_fields(chosen),
         max_markets=series.MAX_MARKETS, pending=_pending_count())
+
+
+def _lookup(conn: sqlite3.Connection, chosen: Selection, offered: list[series.ChoiceGroup],
+            known: list[series.Market]) -> tuple[list[series.Kind], list[series.Point], bool]:
+    """The units and types found for the choice, its prices in the chosen (or the most
+    priced) unit, newest first, and whether there were more than MAX_ROWS."""
+    ids = series.commodity_ids(conn, chosen.commodity, offered) if chosen.commodity else []
+    if chosen.commodity and not ids:
+        chosen.errors.append(f"There is no commodity “{chosen.commodity}” in"
+                             f" {chosen.country}'s prices: choose one from the list.")
+    if ids:
+        _find_markets(conn, chosen, known, ids)
+    if not ids or not chosen.markets or chosen.errors:
+        return [], [], False
+    market_ids = [m.id for m in chosen.markets]
+    kinds = series.kinds(conn, ids, market_ids)
+    if not kinds:
+        return [], [], False
+    units = list(dict.fromkeys(k.unit for k in kinds))
+    chosen.unit = chosen.unit if chosen.unit in units else units[0]
+    types = {k.price_type for k in kinds if k.unit == chosen.unit}
+    chosen.price_type = chosen.price_type if chosen.price_type in types else ""
+    table = series.points(conn, ids, market_ids, unit=chosen.unit,
+                          price_type=chosen.price_type or None, since=chosen.since or None,
+                          limit=MAX_ROWS + 1)
+    return kinds, table[:MAX_ROWS], len(table) > MAX_ROWS
 
 
 def _read_args(chosen: Selection) -> None:
@@ -154,7 +159,7 @@ def _text(raw: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cs")).strip()
 
 
-def _find_markets(conn: Any, chosen: Selection, known: list[series.Market],
+def _find_markets(conn: sqlite3.Connection, chosen: Selection, known: list[series.Market],
                   ids: list[int]) -> None:
     """The markets of the area, or those typed (by name, or the one a near name means)."""
     if chosen.area and chosen.typed:
@@ -187,7 +192,7 @@ def _find_markets(conn: Any, chosen: Selection, known: list[series.Market],
         chosen.markets = chosen.markets[:series.MAX_MARKETS]
 
 
-def _near(conn: Any, chosen: Selection, typed: str,
+def _near(conn: sqlite3.Connection, chosen: Selection, typed: str,
           by_id: dict[int, series.Market]) -> series.Market | None:
     """The market a name that is not exactly one means, as PRICE would read it, or None
     with the reason added to the errors."""
