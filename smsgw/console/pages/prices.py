@@ -308,10 +308,9 @@ def _upload_limit() -> None:
 def _too_large(exc: RequestEntityTooLarge) -> ResponseReturnValue:
     """A price file over the limit gets the import page and why; elsewhere the console's
     own error page."""
-    if request.endpoint != "console.prices_import_check":
-        from smsgw.console import error_page
-
-        return error_page(exc)
+    if request.endpoint != "console.prices_import_check":   # as smsgw.console.error_page
+        return render_template("console/error.html", code=413, title="Too large",
+                               message=exc.description), 413
     return _import_page(error=f"The file is larger than {_size(_upload_bytes())}, the most"
                               " the console takes (console.max_upload_bytes). Split it, or"
                               " import it with `smsgw import prices`."), 413
