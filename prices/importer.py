@@ -153,28 +153,31 @@ def import_prices(conn: sqlite3.Connection, path: str | Path, *, country: str,
                   dry_run: bool = False, source: str | None = None,
                   progress: Callable[[int], None] | None = None,
                   max_errors: int = MAX_ERRORS, today: Date | None = None,
-                  outlier_factor: float = OUTLIER_FACTOR) -> ImportReport:
+                  outlier_factor: float = OUTLIER_FACTOR, name: str | None = None) -> ImportReport:
     """Load one price CSV into a migrated database in one transaction and report what changed.
 
     `progress`, if given, is called now and then with the number of bytes read so far.
     `source` is recorded for rows that do not name their own source. A row dated after
     `today` (UTC by default) plus one day is rejected; a row far outside its series'
     recent range (prices.review, `outlier_factor`) is held for review, not imported.
+    `name` is what messages, the imports log and the review queue call the file (default:
+    the path as given; the console passes the uploaded file's own name).
     """
     country = normalise_country(country)
+    shown = name or str(path)
     started = iso(utcnow())
     latest = ((today or utcnow().date()) + timedelta(days=1)).isoformat()
-    with _open_text(path) as (text, counter):
+    with _open_text(path, shown) as (text, counter):
         reader = csv.reader(text)
-        layout = read_header(reader, path)
-        default_source = source or (WFP_SOURCE if layout.format == "wfp" else Path(path).name)
+        layout = read_header(reader, shown)
+        default_source = source or (WFP_SOURCE if layout.format == "wfp" else Path(shown).name)
         parser = RowParser(layout, latest=latest, country=country)
         loader = _Loader(conn, parser, country, default_source, max_errors, outlier_factor,
-                         str(path))
+                         shown)
         with _bigger_cache(conn), db.transaction(conn):
             conn.execute("SAVEPOINT price_import")
             try:
-                loader.run(reader, path, lambda: _report(progress, counter))
+                loader.run(reader, path, lambda: _report(progress, counter), shown)
             except BaseException:
                 conn.execute("ROLLBACK TO price_import")
                 conn.execute("RELEASE price_import")
@@ -183,7 +186,7 @@ def import_prices(conn: sqlite3.Connection, path: str | Path, *, country: str,
                 conn.execute("ROLLBACK TO price_import")  # counted, then undone
             conn.execute("RELEASE price_import")
             report = loader.report(dry_run=dry_run, sha256=counter.digest.hexdigest())
-            import_id = _log(conn, report, path, country, started)
+            import_id = _log(conn, report, shown, country, started)
             if not dry_run:
                 reviews.link_import(conn, loader.held_ids, import_id)
     _report(progress, counter)
@@ -213,14 +216,14 @@ def _report(progress: Callable[[int], None] | None, counter: _CountingReader) ->
         progress(counter.bytes_read)
 
 
-def _log(conn: sqlite3.Connection, report: ImportReport, path: str | Path, country: str,
+def _log(conn: sqlite3.Connection, report: ImportReport, path: str, country: str,
          started: str) -> int:
     """Record the run in the imports log (dry runs too, flagged) and return its id."""
     row = conn.execute(
         "INSERT INTO imports (kind, file_name, sha256, read, inserted, updated, unchanged,"
         " rejected, held, dry_run, started_at, finished_at, format, country)"
         " VALUES ('prices', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (str(path), report.sha256, report.read, report.inserted, report.updated,
+        (path, report.sha256, report.read, report.inserted, report.updated,
          report.unchanged, report.rejected, report.held, int(report.dry_run), started,
          iso(utcnow()), report.format, country)).fetchone()
     return int(row[0])
@@ -248,17 +251,20 @@ class _CountingReader(io.RawIOBase):
 
 
 @contextmanager
-def _open_text(path: str | Path) -> Iterator[tuple[io.TextIOWrapper, _CountingReader]]:
-    """Open the file as UTF-8 text for csv, refusing missing, binary and non-UTF-8 files."""
+def _open_text(path: str | Path,
+               shown: str | None = None) -> Iterator[tuple[io.TextIOWrapper, _CountingReader]]:
+    """Open the file as UTF-8 text for csv, refusing missing, binary and non-UTF-8 files
+    (messages name it `shown`, by default its path)."""
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed below, through the wrapper
     except OSError as exc:
-        raise ImportFileError(f"{path}: cannot open the file ({exc.strerror or exc})") from None
+        raise ImportFileError(f"{shown or path}: cannot open the file "
+                              f"({exc.strerror or exc})") from None
     counter = _CountingReader(raw)
     buffered = io.BufferedReader(counter, buffer_size=_SNIFF_BYTES)
     text = io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
     try:
-        _sniff(buffered.peek(_SNIFF_BYTES), path)
+        _sniff(buffered.peek(_SNIFF_BYTES), shown or path)
         yield text, counter
     finally:
         text.close()
@@ -510,8 +516,10 @@ class _Loader:
         self.held = 0
         self.hxl = False
 
-    def run(self, reader: Any, path: str | Path, tick: Callable[[], None]) -> None:
-        """Read every data row, validate, upsert in batches; raise ImportFileError if unreadable."""
+    def run(self, reader: Any, path: str | Path, tick: Callable[[], None],
+            shown: str | None = None) -> None:
+        """Read every data row, validate, upsert in batches; raise ImportFileError if
+        unreadable (naming the file `shown`, by default its path)."""
         before = self._count()
         batch: list[tuple[Any, ...]] = []
         line = reader.line_num  # physical lines consumed so far (the header)
@@ -528,10 +536,10 @@ class _Loader:
                     self._flush(batch)
                     tick()
         except UnicodeDecodeError:
-            raise ImportFileError(f"{path}: line {_undecodable_line(path, line)} is not "
-                                  "UTF-8 text; save the file as CSV UTF-8") from None
+            raise ImportFileError(f"{shown or path}: line {_undecodable_line(path, line)} is "
+                                  "not UTF-8 text; save the file as CSV UTF-8") from None
         except csv.Error as exc:
-            raise ImportFileError(f"{path}: cannot read the file after line {line} "
+            raise ImportFileError(f"{shown or path}: cannot read the file after line {line} "
                                   f"({exc})") from None
         self._flush(batch)
         self.inserted = self._count() - before

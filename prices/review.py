@@ -170,23 +170,27 @@ def log_change(conn: sqlite3.Connection, what: str, *, now: datetime, inserted: 
         (what, inserted + updated, inserted, updated, iso(now), iso(now), country))
 
 
-def accept(conn: sqlite3.Connection, review_id: int, *, by: str, now: datetime) -> Review:
-    """Publish a held observation; NotPending unless it waits for a decision."""
+def accept(conn: sqlite3.Connection, review_id: int, *, by: str, now: datetime,
+           console_user: str | None = None) -> Review:
+    """Publish a held observation; NotPending unless it waits for a decision. A decision
+    made in the web console names its user in the audit trail's console_user too."""
     review = _pending(conn, review_id)
     reviews.decide(conn, review_id, Status.PUBLISHED, by=by, now=now, expected=Status.PENDING)
     publish(conn, review.observation, now)
     log_change(conn, f"review {review_id} accepted by {by}", now=now, inserted=1,
                country=review.country)
-    audit(conn, "price_accepted", now=now, review=review_id, by=by, **_what(review))
+    audit(conn, "price_accepted", now=now, review=review_id, by=by, console_user=console_user,
+          **_what(review))
     return review
 
 
 def reject(conn: sqlite3.Connection, review_id: int, *, by: str, now: datetime,
-           note: str = "") -> Review:
+           note: str = "", console_user: str | None = None) -> Review:
     """Keep a held observation out of prices for good; NotPending unless it waits."""
     review = _pending(conn, review_id)
     reviews.decide(conn, review_id, Status.REJECTED, by=by, now=now, expected=Status.PENDING)
-    audit(conn, "price_rejected", now=now, review=review_id, by=by, note=note, **_what(review))
+    audit(conn, "price_rejected", now=now, review=review_id, by=by, note=note,
+          console_user=console_user, **_what(review))
     return review
 
 

@@ -19,11 +19,12 @@ import click
 import db
 from db.migrations import MigrationError
 from prices.import_country import detect
+from prices.import_report import SHOWN, LineKind, country_note, report_lines
 from prices.importer import ImportFileError, ImportReport, import_prices
 from smsgw import config as configuration
 from smsgw.cli.common import database, with_config
 
-SHOWN_ERRORS = 20
+SHOWN_ERRORS = SHOWN
 EXIT_OK, EXIT_REJECTED, EXIT_FAILED = 0, 1, 2
 EXIT_INVALID = 2
 
@@ -71,8 +72,9 @@ def import_prices_command(config: configuration.Config, file: Path, country: str
                                    outlier_factor=float(config["prices.outlier_factor"]))
     except (ImportFileError, sqlite3.Error, MigrationError) as exc:
         _failed(exc)
-    if found.how != "--country":
-        click.echo(f"country: {found.code} (from {found.how})", err=True)
+    note = country_note(found)
+    if note:
+        click.echo(note, err=True)
     _print_report(report)
     sys.exit(EXIT_REJECTED if report.rejected or report.held else EXIT_OK)
 
@@ -98,23 +100,9 @@ def _progress_bar(file: Path) -> Iterator[Callable[[int], None] | None]:
 
 
 def _print_report(report: ImportReport) -> None:
-    """The summary line on stdout; the first bad rows on stderr."""
-    suffix = " (dry run: nothing saved)" if report.dry_run else ""
-    click.echo(report.summary() + suffix)
-    for error in report.errors[:SHOWN_ERRORS]:
-        click.echo(f"line {error.line}: {error.reason}", err=True)
-    more = report.rejected - min(len(report.errors), SHOWN_ERRORS)
-    if more > 0:
-        click.echo(f"... and {more} more rejected row(s)", err=True)
-    held = "would be held" if report.dry_run else "held for review"
-    for row in report.held_rows[:SHOWN_ERRORS]:
-        number = "" if report.dry_run else f" {row.review_id}"
-        click.echo(f"line {row.line}: {held}{number}: {row.reason}", err=True)
-    more = report.held - min(len(report.held_rows), SHOWN_ERRORS)
-    if more > 0:
-        click.echo(f"... and {more} more held row(s)", err=True)
-    if report.held and not report.dry_run:
-        click.echo("see them with `smsgw prices review`", err=True)
+    """The summary line on stdout; the first bad rows on stderr (prices.import_report)."""
+    for line in report_lines(report, shown=SHOWN_ERRORS):
+        click.echo(line.text, err=line.kind != LineKind.SUMMARY)
 
 
 @import_group.command("standards")
