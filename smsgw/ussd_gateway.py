@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +50,9 @@ class UssdGateway:
         self.menu = menu
         self.clock = clock
         self._next_bulletin = next_price_bulletin(settings)   # as smsgw.gateway does
+        # What a simulated contact causes goes to the local provider (as smsgw.gateway):
+        # a menu's effects reach other people too (an offer that fills an order).
+        self._simulated_settings = ChainMap({"providers.default": "local"}, dict(settings))
 
     def answer(self, conn: sqlite3.Connection, request: UssdRequest, *,
                reply_provider: str) -> Answer:
@@ -72,7 +76,8 @@ class UssdGateway:
         if contact.simulated:
             reply_provider = "local"
         language = contact.language or countries.language_of(self.settings, contact.phone)
-        ctx = Context(conn, contact, language, now, self.settings,
+        ctx = Context(conn, contact, language, now,
+                      self._simulated_settings if contact.simulated else self.settings,
                       next_bulletin=self._next_bulletin)
         screen = self._screen(conn, ctx, session, request)
         self._store(conn, request, contact.id, session, screen, now)
