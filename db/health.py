@@ -112,7 +112,8 @@ class Recent:
     last_error: str | None
 
 
-def recent(conn: sqlite3.Connection, providers: Sequence[str], since: datetime) -> dict[str, Recent]:
+def recent(conn: sqlite3.Connection, providers: Sequence[str],
+           since: datetime) -> dict[str, Recent]:
     """Each provider's sends and failed attempts in the minutes since `since`, and when it
     last had a send accepted at all (an index range per provider: its recent minutes, then
     its minutes back from the newest until one with a send)."""
