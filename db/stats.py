@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from db.timeutil import iso
 
@@ -177,4 +178,33 @@ def waiting(conn: sqlite3.Connection, providers: Sequence[str],
         due = int(row[0])
         found[provider] = Waiting(provider, due, row[1] if due else None, int(row[2]),
                                   int(row[3]))
+    return found
+
+
+# ------------------------------------------------------------------ bulletin runs
+
+
+def bulletin_runs(conn: sqlite3.Connection, *, before: int | None = None,
+                  limit: int = 10) -> list[Any]:
+    """Bulletin runs newest first, `limit` of them older than the run `before` (keyset
+    pages), as db.bulletins.Run."""
+    from db.bulletins import Run
+
+    rows = conn.execute("SELECT * FROM bulletin_runs WHERE id < ? ORDER BY id DESC LIMIT ?",
+                        (before if before is not None else 2**62, limit))
+    return [Run(*(row[name] for name in Run.__dataclass_fields__)) for row in rows]
+
+
+def run_outcomes(conn: sqlite3.Connection, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """How each run's messages stand in the outbox now: count per status, read from the
+    outbox_bulletin index alone."""
+    if not run_ids:
+        return {}
+    marks = ",".join("?" * len(run_ids))
+    found: dict[int, dict[str, int]] = {run_id: {} for run_id in run_ids}
+    for run_id, status, count in conn.execute(
+            f"SELECT bulletin_run_id, status, COUNT(*) FROM outbox WHERE bulletin_run_id IN"
+            f" ({marks}) AND bulletin_run_id IS NOT NULL GROUP BY bulletin_run_id, status",
+            tuple(run_ids)):
+        found[run_id][status] = count
     return found

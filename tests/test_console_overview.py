@@ -143,11 +143,11 @@ def banner(html: str) -> list[str]:
     return re.findall(r'<div class="banner" role="alert">([^<]*)</div>', html)
 
 
-@pytest.fixture
-def admin(console_client, conn):
+def logged_in(client: Any, conn: sqlite3.Connection) -> Any:
+    """The console client, logged in as an admin."""
     console_user(conn, "ann")
-    console_login(console_client, "ann")
-    return console_client
+    console_login(client, "ann")
+    return client
 
 
 class Accepting:
@@ -178,7 +178,8 @@ def provider_row(html: str, table: str, provider: str) -> list[str]:
 # ------------------------------------------------------------------------------ figures
 
 
-def test_the_overview_shows_the_seeded_figures_as_sql_counts_them(admin, conn):
+def test_the_overview_shows_the_seeded_figures_as_sql_counts_them(console_client, conn):
+    admin = logged_in(console_client, conn)
     seed(conn)
     html = admin.get("/console/overview").get_data(as_text=True)
     for key, start in (("today", TODAY), ("month", MONTH)):
@@ -199,7 +200,8 @@ def test_the_overview_shows_the_seeded_figures_as_sql_counts_them(admin, conn):
             figure(html, "opted-out")) == ("12", "6", "3")
 
 
-def test_each_providers_row_equals_its_sql_count(admin, conn):
+def test_each_providers_row_equals_its_sql_count(console_client, conn):
+    admin = logged_in(console_client, conn)
     seed(conn)
     html = admin.get("/console/overview").get_data(as_text=True)
     for provider in PROVIDERS:
@@ -219,7 +221,9 @@ def test_each_providers_row_equals_its_sql_count(admin, conn):
                               str(segments)], provider
 
 
-def test_failures_are_listed_by_reason_with_todays_and_the_months_counts(admin, conn):
+def test_failures_are_listed_by_reason_with_todays_and_the_months_counts(console_client,
+                                                                          conn):
+    admin = logged_in(console_client, conn)
     seed(conn)
     html = admin.get("/console/overview").get_data(as_text=True)
     part = html.split('data-table="reasons"', 1)[1].split("</table>", 1)[0]
@@ -233,7 +237,8 @@ def test_failures_are_listed_by_reason_with_todays_and_the_months_counts(admin, 
     assert len(rows) == 5
 
 
-def test_days_are_the_deployments_days_and_the_table_matches_the_chart(admin, conn):
+def test_days_are_the_deployments_days_and_the_table_matches_the_chart(console_client, conn):
+    admin = logged_in(console_client, conn)
     seed(conn)
     html = admin.get("/console/overview").get_data(as_text=True)
     data = json.loads(re.search(r'<script type="application/json" id="daily-data">(.*?)'
@@ -253,7 +258,8 @@ def test_days_are_the_deployments_days_and_the_table_matches_the_chart(admin, co
                                               for n in row["providers"][p["name"]]], day
 
 
-def test_an_empty_database_says_what_to_do(admin):
+def test_an_empty_database_says_what_to_do(console_client, conn):
+    admin = logged_in(console_client, conn)
     html = admin.get("/console/overview").get_data(as_text=True)
     assert "No outbox worker has run on this database yet" in html
     assert "Today, by provider: no message went out." in html
@@ -283,7 +289,8 @@ def test_cost_is_an_estimate_in_the_configured_currency(tmp_path, clock):
     conn.close()
 
 
-def test_a_past_day_is_counted_once_and_kept(admin, conn, monkeypatch):
+def test_a_past_day_is_counted_once_and_kept(console_client, conn, monkeypatch):
+    admin = logged_in(console_client, conn)
     seed(conn)
     calls = []
     real = stats.counts
@@ -356,7 +363,8 @@ def test_the_worker_beats_at_most_once_a_minute_and_when_it_goes_idle(config, co
         (iso(NOW + timedelta(seconds=80)), 1)
 
 
-def test_the_overview_says_when_the_worker_was_last_seen(admin, conn, clock, config):
+def test_the_overview_says_when_the_worker_was_last_seen(console_client, conn, clock, config):
+    admin = logged_in(console_client, conn)
     Worker(config, {}, clock=clock).heartbeat(conn)
     clock.advance(120)
     html = admin.get("/console/overview").get_data(as_text=True)
@@ -381,7 +389,9 @@ def _beat(conn, provider: str, minutes_ago: float, sent: int, failed: int,
     (7, 3, True),        # 30 % of 10
     (8, 2, False),       # 20 %: not above 25 %
 ])
-def test_the_banner_names_a_provider_failing_too_often(admin, conn, sent, failed, alarm):
+def test_the_banner_names_a_provider_failing_too_often(console_client, conn, sent, failed,
+                                                       alarm):
+    admin = logged_in(console_client, conn)
     _beat(conn, "africastalking", 10, sent, failed, "InsufficientCredit")
     _beat(conn, "africastalking", 90, 0, 50)                        # over an hour ago
     lines = banner(admin.get("/console/messages").get_data(as_text=True))
@@ -391,7 +401,8 @@ def test_the_banner_names_a_provider_failing_too_often(admin, conn, sent, failed
 
 
 def test_the_banner_waits_for_the_threshold_and_ignores_messages_held_for_later(
-        admin, conn, clock, config):
+        console_client, conn, clock, config):
+    admin = logged_in(console_client, conn)
     people = _contacts(conn, 1)
     Worker(config, {}, clock=clock).heartbeat(conn)            # a worker is running
     _beat(conn, "android", 60 * 5, 3, 0)                        # android last sent 5 hours ago
@@ -443,7 +454,8 @@ def _check(value: Any, unit: str, status: str = "pass") -> dict[str, Any]:
     return {"description": "", "observedUnit": unit, "observedValue": value, "status": status}
 
 
-def test_a_phones_ping_is_kept_and_shown_without_calling_the_phone(admin, conn):
+def test_a_phones_ping_is_kept_and_shown_without_calling_the_phone(console_client, conn):
+    admin = logged_in(console_client, conn)
     body = {"status": "warn", "version": "1.68.0", "releaseId": 1490, "checks": {
         "messages:failed": _check(2, "messages", "warn"),
         "connection:status": _check(1, "boolean"),
