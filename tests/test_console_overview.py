@@ -535,3 +535,29 @@ def test_an_admin_sees_the_real_figures_and_the_banner_comes_and_goes(
         assert small.evaluate("document.documentElement.scrollWidth") <= 360
     finally:
         narrow.close()
+
+
+def test_android_check_and_the_phones_own_ping_are_kept(live_server, config, conn):
+    from click.testing import CliRunner
+    from fakes.android_phone import FakePhone
+
+    from smsgw.cli import main
+
+    with FakePhone(password=config["providers.android.password"],
+                   signing_key=ANDROID_KEY) as phone:
+        env = {"SMSGW_DATABASE_PATH": config["database.path"],
+               "SMSGW_PROVIDERS_ANDROID_ENABLED": "true",
+               "SMSGW_PROVIDERS_ANDROID_PASSWORD": config["providers.android.password"],
+               "SMSGW_PROVIDERS_ANDROID_SIGNING_KEY": ANDROID_KEY,
+               "SMSGW_PROVIDERS_ANDROID_URL": phone.url,
+               "SMSGW_PROVIDERS_ANDROID_WEBHOOK_URL": f"{live_server}/webhooks/android"}
+        result = CliRunner(env=env).invoke(main, ["android", "check"])
+        assert result.exit_code == 0, result.output
+        reading = health_db.readings(conn)
+        assert [(r.source, r.battery, r.charging, r.transport, r.status) for r in reading] == \
+            [("check", 80, 0, 4, "pass")]
+        phone.battery_level, phone.charging = 15, True
+        [delivery] = phone.ping()                       # the app's own system:ping webhook
+        assert delivery.status == 200
+        assert [(r.source, r.battery, r.charging, r.status) for r in health_db.readings(conn)
+                ] == [("ping", 15, 3, "warn")]
