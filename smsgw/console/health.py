@@ -16,6 +16,7 @@ The worker is named when messages wait and no worker has been seen for `alert_mi
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from db import health as health_db
 from db import stats
 from db.timeutil import parse_iso
 from smsgw.context import connection, services
+
+log = logging.getLogger(__name__)
 
 MIN_ATTEMPTS = 10
 FAILURE_WINDOW = timedelta(hours=1)
@@ -157,5 +160,9 @@ def alerts_for_banner() -> list[str]:
         return []
     if "console_alerts" not in g:
         found = services()
-        g.console_alerts = alerts(connection(), found.config, found.clock())
+        try:
+            g.console_alerts = alerts(connection(), found.config, found.clock())
+        except sqlite3.Error:   # the banner must never take every page down with it
+            log.exception("the health banner could not be read")
+            g.console_alerts = []
     return list(g.console_alerts)

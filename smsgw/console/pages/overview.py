@@ -183,14 +183,14 @@ def _chart(days: list[tuple[date, stats.Counts]], providers: list[str],
     for day, counts in days:
         summary = Summary()
         summary.add(counts)
+        lines = {name: summary.providers.get(name, Line()) for name in providers}
         rows.append({"day": day.isoformat(),
                      "label": f"{day:%a} {day.day} {day:%b}",
+                     # placed at noon, so that a browser in another zone keeps the date
                      "at": int((day_start(day, zone) + timedelta(hours=12)).timestamp()),
                      "inbound": counts.inbound,
-                     "providers": {name: [summary.providers.get(name, Line()).sent
-                                          + summary.providers.get(name, Line()).delivered,
-                                          summary.providers.get(name, Line()).failed]
-                                   for name in providers}})
+                     "providers": {name: [line.sent + line.delivered, line.failed]
+                                   for name, line in lines.items()}})
     return {"providers": [{"name": name, "label": health.label(name)} for name in providers],
             "days": rows}
 
