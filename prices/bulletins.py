@@ -184,7 +184,7 @@ def run(conn: sqlite3.Connection, *, run_key: str, kind: str, trigger: str,
     for batch in batches:
         report.subscribers += len(batch)
         _one_batch(conn, report, run_id, batch, compose, provider=provider,
-                   message_kind=message_kind, not_before=not_before, now=now)
+                   message_kind=message_kind, not_before=not_before, now=now, dry_run=dry_run)
         if progress is not None:
             progress(len(batch))
         if report.subscribers // LOG_EVERY > (report.subscribers - len(batch)) // LOG_EVERY:
@@ -199,7 +199,7 @@ def run(conn: sqlite3.Connection, *, run_key: str, kind: str, trigger: str,
 
 def _one_batch(conn: sqlite3.Connection, report: RunReport, run_id: int | None,
                batch: list[Subscriber], compose: Compose, *, provider: str, message_kind: str,
-               not_before: datetime, now: datetime) -> None:
+               not_before: datetime, now: datetime, dry_run: bool = False) -> None:
     done = ledger.already_queued(conn, run_id, [s.contact_id for s in batch]) if run_id else set()
     pending = [s for s in batch if s.contact_id not in done]
     opted_out = [s.contact_id for s in pending if s.opted_out]
@@ -213,7 +213,9 @@ def _one_batch(conn: sqlite3.Connection, report: RunReport, run_id: int | None,
             empty.append(subscriber.contact_id)
         messages.extend(ledger.Queued(subscriber.contact_id, subscriber.phone, t.text,
                                       t.encoding, t.segments) for t in texts)
-    if run_id is None:  # a dry run: count, write nothing
+    # A dry run counts and writes nothing, also when it looks at a run stopped half way
+    # (run_id is then that run's, to leave out whom it already dealt with).
+    if dry_run or run_id is None:
         report.skipped += len(done)
         report.opted_out += len(opted_out)
         report.empty += len(empty)

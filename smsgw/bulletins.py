@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -94,6 +95,33 @@ def standard_notices(conn: sqlite3.Connection, settings: Mapping[str, Any], *,
             provider=str(settings["providers.default"]), message_kind="standard_notice",
             not_before=not_before(settings, now), now=now, dry_run=dry_run,
             progress=progress))
+    return reports
+
+
+class Meter(Protocol):
+    """Makes a progress meter for so many subscribers (a terminal's progress bar): a
+    context whose value is called with each batch's size, or None."""
+
+    def __call__(self, total: int, label: str) -> AbstractContextManager[Progress | None]: ...
+
+
+def send(conn: sqlite3.Connection, settings: Mapping[str, Any], *, day: date | None = None,
+         kind: str = "all", dry_run: bool = False, meter: Meter | None = None,
+         now: datetime | None = None) -> list[RunReport]:
+    """What `smsgw bulletins send` does, and the console's dry run: the price bulletin of
+    `day` (each country's own run) when kind is all or prices, and the notices of changed
+    standards when it is all or standards; with dry_run, only counted."""
+    reports = []
+    if kind in ("all", "prices"):
+        for country in bulletin_countries(settings):   # one run per country
+            label = "price bulletin" + (f" {country}" if country else "")
+            progress = meter(subscriptions.count_subscribers(conn), label) if meter \
+                else nullcontext()
+            with progress as step:
+                reports.append(price_bulletin(conn, settings, day=day, country=country,
+                                              dry_run=dry_run, progress=step, now=now))
+    if kind in ("all", "standards"):
+        reports.extend(standard_notices(conn, settings, dry_run=dry_run, now=now))
     return reports
 
 

@@ -131,6 +131,13 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("console.password_min_chars", int, 10, "Shortest console password", minimum=8),
     Setting("console.max_upload_bytes", int, 50_000_000,
             "Largest price file imported through the console", minimum=1),
+    Setting("console.alert_minutes", int, 30,
+            "The banner on every console page names a provider that has had no message"
+            " accepted for this many minutes while messages wait for it", minimum=1),
+    Setting("console.alert_failure_rate", float, 0.25,
+            "The banner also names a provider whose failed share of send attempts in the last"
+            " hour is above this (0.25 = a quarter), once it has made at least 10; 1 = never",
+            minimum=0),
     Setting("backup.folder", str, "",
             "Where the worker keeps dated backups of the database on backup.schedule (a"
             " USB disk's folder, say); empty = no scheduled backups"),
@@ -337,6 +344,8 @@ def validate(config: Config) -> None:
                 "limits.broadcasts_per_hour", "limits.orders_per_day"):
         if config[key] < 1:
             raise ConfigError(f"{key} must be at least 1")
+    if config["console.alert_failure_rate"] > 1:
+        raise ConfigError("console.alert_failure_rate is a share of send attempts: 0 to 1")
     _validate_bulletins(config)
     _validate_retention(config)
     _validate_countries(config)

@@ -12,8 +12,10 @@ worker died before it committed `sent`, so the message goes out a second time on
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
+import socket
 import sqlite3
 import threading
 import time
@@ -23,9 +25,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import db
-from db import contacts, outbox, transaction
+from db import contacts, health, outbox, transaction
 from db.outbox import OutboxMessage, OutboxStatus
-from db.timeutil import utcnow
+from db.timeutil import iso, utcnow
 from handlers.messages import OPTOUT_CONFIRMATION
 from prices import countries
 from smsgw import quiet
@@ -77,9 +79,23 @@ class Totals:
         return dict(self.__dict__)
 
 
+def process_name() -> str:
+    """This worker's name in its heartbeat: the host and the process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 @dataclass
 class Worker:
-    """Sends what the outbox holds through the configured senders."""
+    """Sends what the outbox holds through the configured senders.
+
+    Heartbeat: so that the console can say "worker last seen 2 minutes ago" and which
+    provider has sent nothing for how long, the worker keeps, in memory, what each provider
+    did per minute (sends accepted, attempts failed) and writes it with its own heartbeat
+    (db.health) in one small transaction: at most once every `beat_seconds`, or when it
+    goes idle after sending, so that a recovery shows at once. That is one write a minute
+    while busy, on top of the transaction per message the worker already makes, and none
+    per message; an idle worker looking every `worker.poll_seconds` writes once a minute.
+    """
 
     settings: Mapping[str, Any]
     senders: Mapping[str, Sender]
@@ -92,6 +108,12 @@ class Worker:
     _quiet: dict[str, quiet.QuietHours | None] | None = None
     _secrets: tuple[str, ...] | None = None
     _gateway: Any = None
+    name: str = field(default_factory=process_name)
+    beat_seconds: float = 60.0
+    _started: datetime | None = None
+    _beat_at: float | None = None
+    # (provider, minute) -> [sent, failed, last_sent_at, last_error], not yet written
+    _minutes: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
 
     def gateway(self) -> Any:
         """The gateway that answers what polled providers received (built on first use)."""
@@ -129,6 +151,11 @@ class Worker:
 
     def run_once(self, conn: sqlite3.Connection, stop: threading.Event | None = None) -> int:
         """Claim one batch and deliver it; return how many messages were handled."""
+        handled = self._run_batch(conn, stop)
+        self.heartbeat(conn, idle=handled == 0)
+        return handled
+
+    def _run_batch(self, conn: sqlite3.Connection, stop: threading.Event | None) -> int:
         batch = self.claim(conn)
         # Rate limiting can stretch a batch of long messages past its lease, when another
         # worker may claim and send them again: past half the lease, hand the rest back.
@@ -179,7 +206,9 @@ class Worker:
             return
         sender = self.senders.get(message.provider)
         if sender is None:
-            self._retry(conn, message, f"provider {message.provider} is not configured")
+            error = f"provider {message.provider} is not configured"
+            self._note(message.provider, error=error)
+            self._retry(conn, message, error)
             return
         self.bucket(message.provider).take(message.segments)
         try:
@@ -214,6 +243,8 @@ class Worker:
     def _record(self, conn: sqlite3.Connection, message: OutboxMessage,
                 result: str | SendError) -> None:
         """Store what the provider said about one message."""
+        self._note(message.provider, error=None if isinstance(result, str) else
+                   self.redact(str(result)))
         if isinstance(result, SendError) and not isinstance(result, PermanentSendError):
             self._retry(conn, message, str(result))
         elif isinstance(result, PermanentSendError):
@@ -296,6 +327,38 @@ class Worker:
         self.totals.retried += 1
         log.warning("message %d attempt %d failed (%s); retry in %.0f s", message.id,
                     message.attempts, error, delay)
+
+    def _note(self, provider: str, *, error: str | None) -> None:
+        """Count one send (error None) or failed attempt of a provider in this minute."""
+        now = self.clock()
+        counts = self._minutes.setdefault((provider, health.minute_of(now)), [0, 0, None, None])
+        if error is None:
+            counts[0] += 1
+            counts[2] = max(counts[2] or "", iso(now))
+        else:
+            counts[1] += 1
+            counts[3] = error[:300]
+
+    def heartbeat(self, conn: sqlite3.Connection, *, idle: bool = False,
+                  stopped: bool = False) -> bool:
+        """Record that this worker is alive and what each provider did since its last beat
+        (see the class): at most once every `beat_seconds`, or when it goes idle with sends
+        not yet recorded, or when it stops. Returns whether it wrote."""
+        tick = self.monotonic()
+        due = self._beat_at is None or tick - self._beat_at >= self.beat_seconds
+        if not (due or stopped or (idle and self._minutes)):
+            return False
+        now = self.clock()
+        self._started = self._started or now
+        minutes = [health.Minute(provider, minute, *counts)
+                   for (provider, minute), counts in self._minutes.items()]
+        with transaction(conn):
+            health.beat(conn, worker=self.name, started=self._started, now=now,
+                        sent=self.totals.sent, failed=self.totals.failed + self.totals.retried,
+                        minutes=minutes, stopped=stopped)
+        self._minutes.clear()
+        self._beat_at = tick
+        return True
 
     def backoff(self, attempts: int) -> float:
         """Exponential delay with jitter: half fixed, half random, capped."""
@@ -423,6 +486,10 @@ def serve(config: Any) -> Totals:
         # A bulletin run stopped here is safe: every batch it queued is in the ledger, and
         # the next run of the same bulletin (or the catch-up at start-up) finishes it.
         scheduler.shutdown(wait=False)
+        try:
+            worker.heartbeat(conn, stopped=True)   # the console shows a clean stop as such
+        except sqlite3.Error:
+            log.exception("could not record the worker's stop")
         conn.close()
         log.info("worker stopped: %s", worker.totals.as_dict())
     return worker.totals

@@ -13,7 +13,6 @@ from datetime import date
 import click
 
 from db import bulletins as ledger
-from db import subscriptions
 from smsgw import config as configuration
 from smsgw.cli.common import database, with_config
 
@@ -38,17 +37,9 @@ def send(config: configuration.Config, dry_run: bool, day: str | None, kind: str
     from smsgw import bulletins
 
     chosen = _parse_day(day)
-    reports = []
     with database(config) as conn:
-        if kind in ("all", "prices"):
-            for country in bulletins.bulletin_countries(config):   # one run per country
-                label = "price bulletin" + (f" {country}" if country else "")
-                with _progress(subscriptions.count_subscribers(conn), label) as step:
-                    reports.append(bulletins.price_bulletin(conn, config, day=chosen,
-                                                            country=country, dry_run=dry_run,
-                                                            progress=step))
-        if kind in ("all", "standards"):
-            reports.extend(bulletins.standard_notices(conn, config, dry_run=dry_run))
+        reports = bulletins.send(conn, config, day=chosen, kind=kind, dry_run=dry_run,
+                                 meter=_progress)
     for report in reports:
         click.echo(report.summary())
         if dry_run and not report.already_done:

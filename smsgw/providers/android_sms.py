@@ -34,6 +34,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -47,7 +48,10 @@ from android_sms_gateway import APIClient, Message, TextMessage, Webhook, Webhoo
 from android_sms_gateway.http import RequestsHttpClient
 from flask import Blueprint, Response, abort, jsonify, request
 
+from db import health as health_db
+from db import transaction
 from db.outbox import OutboxMessage, OutboxStatus
+from db.timeutil import iso
 from handlers.messages import InboundMessage
 from smsgw.context import connection, services
 from smsgw.errors import MalformedRequest, PermanentSendError, TransientSendError
@@ -394,6 +398,12 @@ def webhook(device: str | None = None) -> tuple[Response, int] | Response:
         apply_report(PROVIDER, message_id, STATUS_MAP[event.event], event.event, reason,
                      False, None)
         return jsonify(ok=True), 200
+    if event.event == "system:ping":   # the app's health, at the interval set in the app
+        reading = reading_of(event.payload.get("health"), device=on[0].device, source="ping",
+                             now=found.clock())
+        if reading is not None:
+            with transaction(connection()):
+                health_db.record_reading(connection(), reading)
     log.debug("android event %s acknowledged", event.event[:40])
     return jsonify(ok=True), 200
 
@@ -436,6 +446,33 @@ class Health:
     charging: str
     internet: str
     clock_skew_seconds: float | None
+    body: Any = None     # the app's answer as read, for `reading_of`
+
+
+def reading_of(body: Any, *, device: str, source: str, now: datetime) -> health_db.Reading | None:
+    """The app's health report (a /health answer, or a system:ping's payload.health) as the
+    reading the console shows: battery, charging, network; None when it is not one. The app
+    reports its network type (Wi-Fi, 2G..5G), not signal strength."""
+    if not isinstance(body, dict) or not isinstance(body.get("checks"), dict):
+        return None
+    checks = body["checks"]
+
+    def value(name: str) -> int | None:
+        found = checks.get(name)
+        observed = found.get("observedValue") if isinstance(found, dict) else None
+        if isinstance(observed, bool) or not isinstance(observed, int | float) or \
+                not math.isfinite(observed) or abs(observed) >= 2**31:
+            return None
+        return int(observed)
+
+    status = body.get("status") if body.get("status") in ("pass", "warn", "fail") else "?"
+    version = body.get("version")
+    version = re.sub(r"[^0-9A-Za-z.+-]", "", version)[:20] if isinstance(version, str) else None
+    return health_db.Reading(
+        PROVIDER, device, iso(now), source, str(status), value("battery:level"),
+        value("battery:charging"), value("connection:transport"),
+        value("connection:cellular"), value("connection:status"), value("messages:failed"),
+        version or None)
 
 
 def health(phone: Phone, timeout: float) -> Health:
@@ -461,7 +498,7 @@ def health(phone: Phone, timeout: float) -> Health:
                 ).total_seconds()
     return Health(str(data.get("status", "?")), str(data.get("version", "?")),
                   check("battery:level"), check("battery:charging"),
-                  check("connection:status"), skew)
+                  check("connection:status"), skew, data)
 
 
 # ------------------------------------------------------------------------------ commands
@@ -499,6 +536,22 @@ def _devices(config: Any, phone: str | None) -> dict[str, list[Phone]]:
     return chosen
 
 
+def _keep_reading(config: Any, device: str, body: Any) -> None:
+    """Keep what `check` read for the console's overview (it never calls a phone itself)."""
+    import db
+
+    reading = reading_of(body, device=device, source="check", now=datetime.now(UTC))
+    if reading is None:
+        return
+    conn = db.connect(config["database.path"])
+    try:
+        db.migrate(conn)
+        with transaction(conn):
+            health_db.record_reading(conn, reading)
+    finally:
+        conn.close()
+
+
 @click.group("android")
 def commands() -> None:
     """The Android phone gateway: check the phones, register our webhooks, recover missed
@@ -522,6 +575,7 @@ def check(config: Any, no_register: bool, phone: str | None) -> None:
             failed.append(name)
             continue
         click.echo(f"phone {name} at {on[0].url}: app {found.version}, health {found.status}")
+        _keep_reading(config, name, found.body)
         click.echo(f"  sends as {sims}")
         click.echo(f"  battery {found.battery}, charging {found.charging},"
                    f" internet {found.internet}")
