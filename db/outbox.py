@@ -231,15 +231,19 @@ def claim_due(
     stamp = iso(now)
     # Messages whose worker died go first (they were claimed before); then the due ones,
     # most urgent priority first, each level read in due order from the outbox_due index.
+    # Both queries repeat the index's own condition, status IN ('queued', 'sending'):
+    # SQLite uses a partial index only when the query's WHERE implies the index's, and it
+    # does not see that status = 'queued' does. Without it every round, idle polls
+    # included, scanned the whole outbox (0.4 s at 500,000 rows).
     ids = [row[0] for row in conn.execute(
-        "SELECT id FROM outbox WHERE status = 'sending' AND lease_until < ? ORDER BY id LIMIT ?",
-        (stamp, limit))]
+        "SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND status = 'sending'"
+        " AND lease_until < ? ORDER BY id LIMIT ?", (stamp, limit))]
     for priority in PRIORITIES:
         if len(ids) >= limit:
             break
         ids += [row[0] for row in conn.execute(
-            "SELECT id FROM outbox WHERE status = 'queued' AND priority = ?"
-            " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+            "SELECT id FROM outbox WHERE status IN ('queued', 'sending') AND status = 'queued'"
+            " AND priority = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
             (priority, stamp, limit - len(ids)))]
     if not ids:
         return []
