@@ -215,13 +215,14 @@ def memberships_of(conn: sqlite3.Connection, contact_id: int) -> list[Membership
 def history(conn: sqlite3.Connection, contact_id: int, *, offset: int = 0,
             limit: int = 50) -> list[Message]:
     """A contact's messages, both ways, newest first: what they sent and what was made for
-    them (replies, broadcasts, bulletins), merged from two index reads."""
+    them (replies, broadcasts, bulletins), merged from two index reads; at the same moment
+    a reply comes before (above) the message it answers."""
     rows = conn.execute(
-        "SELECT 'in', id, received_at AS at, text, outcome, provider, '', 1 FROM inbound"
+        "SELECT 'in' AS way, id, received_at AS at, text, outcome, provider, '', 1 FROM inbound"
         " WHERE contact_id = ?"
         " UNION ALL SELECT 'out', id, created_at AS at, text, status, provider, kind, segments"
         " FROM outbox WHERE contact_id = ?"
-        " ORDER BY at DESC LIMIT ? OFFSET ?", (contact_id, contact_id, limit, offset))
+        " ORDER BY at DESC, way DESC, id DESC LIMIT ? OFFSET ?", (contact_id, contact_id, limit, offset))
     return [Message(*row) for row in rows]
 
 

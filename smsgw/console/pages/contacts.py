@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from flask import abort, render_template, request
+from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from db import directory, subscriptions
@@ -71,25 +71,36 @@ def _shown(phone: str, forgotten: bool, *, shared: bool = False, revealed: bool 
     return number(phone, shared=shared, revealed=revealed)
 
 
-@bp.get("/contacts/<int:contact_id>")
-def contacts_detail(contact_id: int) -> ResponseReturnValue:
-    return _detail(contact_id, revealed=False)
+def _contact_id(text: str) -> int:
+    """The contact id in a URL (404 unless a plain whole number a row could have)."""
+    if not (text.isascii() and text.isdigit() and len(text) < 16):
+        abort(404)
+    return int(text)
 
 
-@bp.post("/contacts/<int:contact_id>/reveal")
-def contacts_reveal(contact_id: int) -> ResponseReturnValue:
-    """Show one contact's whole number, in this response only, and audit it."""
-    person = directory.profile(read(), contact_id) if contact_id < 2 ** 62 else None
+@bp.get("/contacts/<contact_id>")
+def contacts_detail(contact_id: str) -> ResponseReturnValue:
+    return _detail(_contact_id(contact_id), revealed=False)
+
+
+@bp.route("/contacts/<contact_id>/reveal", methods=["GET", "POST"])
+def contacts_reveal(contact_id: str) -> ResponseReturnValue:
+    """Show one contact's whole number, in this response only, and audit it (a GET, from
+    a reloaded page or a shared link, reveals nothing: it goes back to the contact)."""
+    found = _contact_id(contact_id)
+    if request.method == "GET":
+        return redirect(url_for("console.contacts_detail", contact_id=found))
+    person = directory.profile(read(), found)
     if person is None or person.forgotten_at:
         abort(404)
     me = actor()
-    write(lambda conn: audit(conn, "reveal_number", **me, contact_id=contact_id))
-    return _detail(contact_id, revealed=True)
+    write(lambda conn: audit(conn, "reveal_number", **me, contact_id=found))
+    return _detail(found, revealed=True)
 
 
 def _detail(contact_id: int, *, revealed: bool) -> ResponseReturnValue:
     conn = read()
-    person = directory.profile(conn, contact_id) if contact_id < 2 ** 62 else None
+    person = directory.profile(conn, contact_id)
     if person is None:
         abort(404)
     page = min(page_arg("page") or 0, MAX_HISTORY_PAGES - 1)
