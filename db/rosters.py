@@ -110,8 +110,8 @@ def group_lines(conn: sqlite3.Connection, *, offset: int = 0, limit: int = 50) -
     rows = conn.execute(
         "SELECT g.id, g.code, g.name, mk.name, g.region, g.share_leader_numbers,"
         " (SELECT group_concat(product, ', ') FROM group_products p WHERE p.group_id = g.id),"
-        " (SELECT COUNT(*) FROM order_relays r JOIN orders o ON o.id = r.order_id"
-        "  WHERE r.group_id = g.id AND o.status = 'open')"
+        " (SELECT COUNT(*) FROM orders o CROSS JOIN order_relays r ON r.order_id = o.id"
+        "  AND r.group_id = g.id WHERE o.status = 'open')"
         " FROM groups g LEFT JOIN markets mk ON mk.id = g.market_id"
         " ORDER BY g.code LIMIT ? OFFSET ?", (limit, offset)).fetchall()
     counts = counts_of(conn, [row[0] for row in rows])
@@ -126,12 +126,15 @@ def counts_of(conn: sqlite3.Connection, group_ids: list[int]) -> dict[int, Count
     if not group_ids:
         return found
     marks = ",".join("?" * len(group_ids))
-    for group_id, members, leaders, pending in conn.execute(
-            f"SELECT group_id, SUM(role = 'member' AND status = 'active'),"
-            f" SUM(role = 'leader' AND status = 'active'), SUM(status = 'pending')"
-            f" FROM memberships WHERE group_id IN ({marks}) GROUP BY group_id",
-            tuple(group_ids)):
-        found[group_id] = Counts(members, leaders, pending)
+    tally: dict[int, dict[tuple[str, str], int]] = {group_id: {} for group_id in group_ids}
+    for group_id, status, role, n in conn.execute(
+            f"SELECT group_id, status, role, COUNT(*) FROM memberships"
+            f" WHERE group_id IN ({marks}) GROUP BY group_id, status, role", tuple(group_ids)):
+        tally[group_id][(status, role)] = n
+    for group_id, seen in tally.items():
+        found[group_id] = Counts(seen.get(("active", "member"), 0),
+                                 seen.get(("active", "leader"), 0),
+                                 sum(n for (status, _), n in seen.items() if status == "pending"))
     return found
 
 
@@ -145,14 +148,30 @@ def market_of(conn: sqlite3.Connection, market_id: int | None) -> tuple[str, str
 
 def people(conn: sqlite3.Connection, group_id: int, *, role: str | None = None,
            status: str = "active", after: int = 0, limit: int = 50) -> list[Person]:
-    """A page of a group's members (of one role, or any), by contact id after `after`."""
-    extra, args = (" AND m.role = ?", (role,)) if role else ("", ())
+    """A page of a group's members of one role by contact id after `after`, or (role None)
+    of every role, leaders first (`after` then counts within each role)."""
+    extra, args = (" AND role = ?", (role,)) if role else ("", ())
+    # The page's ids first, from the index of (group, status, role) alone; then their rows.
     rows = conn.execute(
         f"SELECT c.id, c.phone, m.role, m.status, c.opted_out, c.language, m.joined_at,"
-        f" c.forgotten_at IS NOT NULL FROM memberships m JOIN contacts c ON c.id = m.contact_id"
-        f" WHERE m.group_id = ? AND m.status = ?{extra} AND m.contact_id > ?"
-        f" ORDER BY m.contact_id LIMIT ?", (group_id, status, *args, after, limit))
+        f" c.forgotten_at IS NOT NULL FROM (SELECT role, contact_id FROM memberships"
+        f" WHERE group_id = ? AND status = ?{extra} AND contact_id > ?"
+        f" ORDER BY role, contact_id LIMIT ?) page"
+        f" JOIN memberships m ON m.group_id = ? AND m.contact_id = page.contact_id"
+        f" JOIN contacts c ON c.id = page.contact_id ORDER BY page.role, page.contact_id",
+        (group_id, status, *args, after, limit, group_id))
     return [Person(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], bool(r[7])) for r in rows]
+
+
+def reach(conn: sqlite3.Connection, group_id: int, *, excluding: int | None = None
+          ) -> tuple[int, int]:
+    """(active members, those of them who have not opted out) of a group, but one contact:
+    db.groups.count_members' two counts in one pass."""
+    row = conn.execute(
+        "SELECT COUNT(*), IFNULL(SUM(c.opted_out = 0), 0) FROM memberships m"
+        " JOIN contacts c ON c.id = m.contact_id WHERE m.group_id = ? AND m.status = 'active'"
+        " AND c.id != ?", (group_id, excluding or 0)).fetchone()
+    return int(row[0]), int(row[1])
 
 
 _ORDER = ("SELECT o.id, o.code, o.product, o.quantity, o.unit, o.grade, o.price, o.currency,"
@@ -216,11 +235,12 @@ def relays_of(conn: sqlite3.Connection, order_id: int) -> list[RelayLine]:
 def pledge_lines(conn: sqlite3.Connection, order_id: int, group_id: int, *, offset: int = 0,
                  limit: int = 50) -> list[PledgeLine]:
     """A page of who in a group pledged what to an order, the largest first."""
-    rows = conn.execute(
+    rows = conn.execute(   # sorted first, so that only the page's contacts are read
         "SELECT p.contact_id, c.phone, p.quantity, p.updated_at, c.forgotten_at IS NOT NULL"
-        " FROM pledges p JOIN contacts c ON c.id = p.contact_id WHERE p.order_id = ?"
-        " AND p.group_id = ? AND p.quantity > 0 ORDER BY p.quantity DESC, p.contact_id"
-        " LIMIT ? OFFSET ?", (order_id, group_id, limit, offset))
+        " FROM (SELECT contact_id, quantity, updated_at FROM pledges WHERE order_id = ?"
+        " AND group_id = ? AND quantity > 0 ORDER BY quantity DESC, contact_id LIMIT ? OFFSET ?)"
+        " p JOIN contacts c ON c.id = p.contact_id ORDER BY p.quantity DESC, p.contact_id",
+        (order_id, group_id, limit, offset))
     return [PledgeLine(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
 

@@ -12,3 +12,7 @@ CREATE INDEX outbox_contact_time ON outbox (contact_id, created_at) WHERE contac
 
 -- A group's recent broadcasts (and other actions) on its page, newest first.
 CREATE INDEX audit_group_action ON audit (group_id, action, at) WHERE group_id IS NOT NULL;
+
+-- A group's leaders and join requests among tens of thousands of members, and its counts
+-- by status and role, read from the index alone (the primary key is by contact).
+CREATE INDEX memberships_group_state ON memberships (group_id, status, role);
