@@ -222,7 +222,8 @@ def history(conn: sqlite3.Connection, contact_id: int, *, offset: int = 0,
         " WHERE contact_id = ?"
         " UNION ALL SELECT 'out', id, created_at AS at, text, status, provider, kind, segments"
         " FROM outbox WHERE contact_id = ?"
-        " ORDER BY at DESC, way DESC, id DESC LIMIT ? OFFSET ?", (contact_id, contact_id, limit, offset))
+        " ORDER BY at DESC, way DESC, id DESC LIMIT ? OFFSET ?",
+        (contact_id, contact_id, limit, offset))
     return [Message(*row) for row in rows]
 
 

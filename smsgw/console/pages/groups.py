@@ -164,14 +164,14 @@ def _group_page(group: Group, *, text: str = "", problem: str = "",
     pledges = {o.id: rosters.pledge_lines(conn, o.id, group.id, limit=10) for o in open_orders}
     market = rosters.market_of(conn, group.market_id)
     shown = {p.contact_id: _person_number(p, group) for p in [*members, *leaders, *pending]}
-    for lines in pledges.values():
-        shown.update({p.contact_id: "(forgotten)" if p.forgotten else number(p.phone)
-                      for p in lines})
+    offered_by = {p.contact_id: "(forgotten)" if p.forgotten else number(p.phone)
+                  for lines in pledges.values() for p in lines}
     return render_template(
         "console/group.html", group=group, market=market,
         counts=rosters.counts_of(conn, [group.id])[group.id],
         members=members[:PEOPLE_PAGE], more_members=len(members) > PEOPLE_PAGE, after=after,
         leaders=leaders, pending=pending, orders=open_orders, pledges=pledges, shown=shown,
+        offered_by=offered_by,
         broadcasts=[{**b, "text": mask_phones(str(b.get("text", "")))}
                     for b in rosters.broadcasts(conn, group.id)], text=text, problem=problem,
         longest=int(services().config["limits.broadcast_max_chars"]),
