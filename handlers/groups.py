@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from db import contacts
+from db import contacts, rosters
 from db import groups as groups_db
 from db.groups import Group
 from handlers import keywords, localize
 from handlers.messages import Context, Reply
-from handlers.notify import Outbox, Recipient, held_note
+from handlers.notify import Outbox, Recipient, Sent, held_note
 from handlers.phone import display_phone, parse_phone
 from handlers.router import Command, Router
 from prices.folding import fold
@@ -115,19 +116,14 @@ def broadcast(ctx: Context, rest: str) -> list[Reply]:
         group, text = chosen, after.strip()
     if not text:
         return [Reply(ctx.t("bcast_usage"))]
-    longest = int(ctx.settings["limits.broadcast_max_chars"])
-    if len(text) > longest:
-        return [Reply(ctx.t("bcast_too_long", max=longest, count=len(text)))]
-    per_hour = int(ctx.settings["limits.broadcasts_per_hour"])
-    if groups_db.count_actions(ctx.conn, "broadcast", actor_id=ctx.contact.id,
-                               since=ctx.now - timedelta(hours=1)) >= per_hour:
-        return [Reply(ctx.t("bcast_quota", max=per_hour))]
-    message = f"{group.code}: {text}"
+    refused = broadcast_refusal(ctx.conn, ctx.settings, ctx.now, text, actor_id=ctx.contact.id)
+    if refused is not None:
+        return [Reply(ctx.t(refused.key, **refused.values))]
     if groups_db.count_members(ctx.conn, group.id, reachable=True, excluding=ctx.contact.id) == 0:
         return [Reply(ctx.t("bcast_none", code=group.code))]
     # What it costs is confirmed by the gateway for every command alike (handlers.costs).
-    sent = _send_broadcast(ctx, group, message)
-    return [Reply(ctx.t("bcast_sent", members=_count(ctx, sent), code=group.code)
+    sent = send_broadcast(ctx.conn, ctx.settings, ctx.now, group, text, actor_id=ctx.contact.id)
+    return [Reply(ctx.t("bcast_sent", members=_count(ctx, sent.queued), code=group.code)
                   + held_note(ctx))]
 
 
@@ -136,15 +132,57 @@ def _count(ctx: Context, n: int) -> str:
     return localize.number(ctx.language, n)
 
 
-def _send_broadcast(ctx: Context, group: Group, message: str) -> int:
-    out = Outbox(ctx.conn, ctx.settings, ctx.now, "broadcast")
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a broadcast may not go: a text key (bcast_too_long, bcast_quota) and its values."""
+
+    key: str
+    values: dict[str, int]
+
+
+def broadcast_text(group: Group, text: str) -> str:
+    """What each member gets: the group's code, then the leader's text."""
+    return f"{group.code}: {text}"
+
+
+def broadcast_refusal(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime,
+                      text: str, *, actor_id: int | None = None,
+                      console_user: str | None = None) -> Refusal | None:
+    """Why this broadcast may not go now (too long, or the sender's hourly number used up),
+    or None: the limits of BCAST by SMS and of the console's broadcast alike. The sender
+    is a contact (actor_id), a console user, or a console user tied to a contact (both:
+    their SMS and console broadcasts count together)."""
+    longest = int(settings["limits.broadcast_max_chars"])
+    if len(text) > longest:
+        return Refusal("bcast_too_long", {"max": longest, "count": len(text)})
+    per_hour = int(settings["limits.broadcasts_per_hour"])
+    since = now - timedelta(hours=1)
+    if console_user is None:
+        done = groups_db.count_actions(conn, "broadcast", actor_id=actor_id or 0, since=since)
+    else:
+        done = rosters.broadcasts_since(conn, actor_id=actor_id, console_user=console_user,
+                                        since=since)
+    if done >= per_hour:
+        return Refusal("bcast_quota", {"max": per_hour})
+    return None
+
+
+def send_broadcast(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime,
+                   group: Group, text: str, *, actor_id: int | None = None,
+                   console_user: str | None = None, **detail: Any) -> Sent:
+    """Queue a leader's text (BCAST, or the console's broadcast) to every active member of
+    the group but the sender, as kind `broadcast` (held in quiet hours by the worker), and
+    audit it. Opted-out members get nothing (outbox.create)."""
+    message = broadcast_text(group, text)
+    out = Outbox(conn, settings, now, "broadcast")
     recipients = (Recipient(m.contact_id, m.phone, m.language, m.opted_out)
-                  for batch in groups_db.member_batches(ctx.conn, group.id) for m in batch
-                  if m.contact_id != ctx.contact.id)
+                  for batch in groups_db.member_batches(conn, group.id) for m in batch
+                  if m.contact_id != actor_id)
     done = out.send(recipients, lambda c: message)
-    groups_db.audit(ctx.conn, "broadcast", actor_id=ctx.contact.id, group_id=group.id,
-                    now=ctx.now, members=done.queued, segments=done.segments, text=message)
-    return done.queued
+    groups_db.audit(conn, "broadcast", actor_id=actor_id, group_id=group.id, now=now,
+                    console_user=console_user, members=done.queued, segments=done.segments,
+                    text=message, **detail)
+    return done
 
 
 def appointed(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime,
