@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 MIN_DIGITS = 3   # fewer last digits match too many numbers to be a search
-TAIL = 4         # the indexed tail: substr(phone, -4) (db/schema/0020)
+TAIL = 4         # the indexed tail: substr(phone, -4) (db/schema/0019)
 
 
 @dataclass(frozen=True, slots=True)

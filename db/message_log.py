@@ -2,7 +2,7 @@
 filtered, one page at a time.
 
 A page is read by keyset (the time and id of the last row shown), never by offset, from
-the indexes of schema step 0018. Failures (an outbox message failed or undelivered, an
+the indexes of schema step 0017. Failures (an outbox message failed or undelivered, an
 inbound message a handler failed on) come first, newest first, then everything else.
 
 Every page does a bounded amount of work, whatever the filters: it looks at no more than

@@ -235,3 +235,16 @@ def test_users_add_refuses_bad_names(tmp_path, name):
                                 input="correct horse battery\n",
                                 env={"SMSGW_DATABASE_PATH": str(tmp_path / "u.db")})
     assert result.exit_code == 2, result.output
+
+
+def test_an_unknown_console_page_is_a_page_not_a_crash(console_client, conn):
+    console_user(conn, "ann")
+    console_login(console_client, "ann")
+    for url in ("/console/nope", "/console/groups/NOSUCH", "/console/contacts/999999"):
+        response = console_client.get(url)
+        assert response.status_code == 404, url
+        assert "text/html" in response.headers["Content-Type"], url
+        assert "Back to the console" in response.get_data(as_text=True), url
+    wrong_method = console_client.delete("/console/overview")
+    assert wrong_method.status_code == 405
+    assert "text/html" in wrong_method.headers["Content-Type"]
