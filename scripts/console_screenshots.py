@@ -118,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 for width, suffix in ((1280, ""), (360, "-phone")):
                     for user, pages in (("admin", ADMIN_PAGES), ("wanjiku", LEADER_PAGES)):
-                        context = browser.new_context(viewport={"width": width, "height": 800})
+                        height = 900 if width > 400 else 780
+                        context = browser.new_context(viewport={"width": width,
+                                                                "height": height})
                         page = context.new_page()
                         page.goto(f"{base}/console/login")
                         page.get_by_label("Username").fill(user)
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                                 action(page)
                             page.wait_for_load_state("networkidle")
                             target = out / f"{name}{suffix}.png"
-                            page.screenshot(path=str(target), full_page=True)
+                            page.screenshot(path=str(target))
                             shots.append(target)
                         context.close()
                 browser.close()
@@ -143,17 +145,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _simulate(page) -> None:  # noqa: ANN001
-    """Send one SMS from the simulator's phone, so the picture shows a conversation."""
-    box = page.get_by_label("Message", exact=False)
-    if box.count():
-        box.first.fill("PRICE MAIZE NAKURU")
-        box.first.press("Enter")
+    """Two SMS from the simulator's phone, so the picture shows a conversation."""
+    page.get_by_label("Act as the number").fill("0799000033")
+    page.get_by_role("button", name="Use this number").click()
+    for text in ("PRICE MAIZE NAKURU", "BEI MAHARAGWE ELDORET"):
+        page.get_by_label("Message", exact=True).fill(text)
+        page.get_by_role("button", name="Send").first.click()
+        page.get_by_text(text).first.wait_for()
 
 
 ADMIN_PAGES = [
     ("overview", "/console/overview", None),
     ("messages", "/console/messages", None),
-    ("prices", "/console/prices?commodity=Maize&market=Nakuru", None),
+    ("prices", "/console/prices?c=Maize&m=Nakuru&m=Kisumu", None),
+    ("prices-import", "/console/prices/import", None),
+    ("prices-review", "/console/prices/reviews", None),
     ("contacts", "/console/contacts", None),
     ("groups", "/console/groups", None),
     ("group", "/console/groups/KIMA", None),
