@@ -168,7 +168,7 @@ def _shape(url: str) -> str:
     parts = urlsplit(url)
     query = "&".join(sorted(key for key, _, _ in
                             (item.partition("=") for item in parts.query.split("&") if item)))
-    return re.sub(r"/\d+", "/N", parts.path) + ("?" + query if query else "")
+    return re.sub(r"/[^/]*\d[^/]*", "/N", parts.path) + ("?" + query if query else "")
 
 
 def discover(session: requests.Session, base: str, start: list[str], limit: int) -> list[str]:
@@ -280,8 +280,10 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.2)
             admin = login(base, "admin")
             start = [re.sub(r"^https?://[^/]+", "", a) for a in _nav(admin, base)]
-            start += ["/console/contacts?q=0042", "/console/messages?status=failed",
-                      "/console/groups/G07"]
+            start = ["/console/groups/G07",   # 1,000 members, orders with pledges
+                     "/console/prices?c=Maize&m=Nakuru&m=Kisumu",
+                     "/console/prices?c=Maize&area=admin1:Rift+Valley",
+                     "/console/contacts?q=0042", "/console/messages?status=failed", *start]
             urls = discover(admin, base, start, args.pages)
             results = {}
             for url in urls:

@@ -248,3 +248,31 @@ def test_an_unknown_console_page_is_a_page_not_a_crash(console_client, conn):
     wrong_method = console_client.delete("/console/overview")
     assert wrong_method.status_code == 405
     assert "text/html" in wrong_method.headers["Content-Type"]
+
+
+def test_no_log_line_shows_a_whole_number_while_a_leader_works(console_client, conn, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    _seed_groups(conn)
+    console_user(conn, "lee", "leader", group="KIMA")
+    console_login(console_client, "lee", "wrong password!")
+    console_login(console_client, "lee")
+    for url in ("/console/", "/console/groups/KIMA", "/console/groups/TUMA", "/console/nope"):
+        console_client.get(url, follow_redirects=True)
+    page = console_client.get("/console/groups/KIMA").get_data(as_text=True)
+    confirm = console_client.post("/console/groups/KIMA/broadcast", data={
+        "text": "Meeting at 0711000001 tomorrow", "csrf_token": csrf_token(page)})
+    assert confirm.status_code == 200
+    html = confirm.get_data(as_text=True)
+    token = re.search(r'name="confirmation" value="([^"]+)"', html)
+    assert token, "no confirmation token on the page"
+    sent = console_client.post("/console/groups/KIMA/broadcast/send", data={
+        "confirmation": token[1], "csrf_token": csrf_token(html)})
+    assert sent.status_code == 302
+    assert conn.execute("SELECT COUNT(*) FROM outbox WHERE kind = 'broadcast'").fetchone()[0] > 0
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "console login" in logged          # the log was captured at all
+    digits = re.sub(r"\D", "", logged)
+    for (phone,) in conn.execute("SELECT phone FROM contacts"):
+        assert phone not in logged and phone[1:] not in digits and "0" + phone[4:] not in digits
