@@ -58,7 +58,7 @@ def join(ctx: Context, rest: str) -> list[Reply]:
         groups_db.set_member(ctx.conn, group.id, ctx.contact.id, status="pending",
                              actor_id=ctx.contact.id)
         phone = display_phone(ctx.contact.phone, ctx.settings)
-        Outbox(ctx.conn, ctx.settings, ctx.now, "group").send(
+        Outbox(ctx.conn, ctx.settings, ctx.now, "group", about=ctx.contact.id).send(
             _leaders(ctx, group),
             lambda c: c.t("join_leader_request", phone=phone, code=group.code))
     if group.approval:
@@ -137,7 +137,7 @@ def _count(ctx: Context, n: int) -> str:
 
 
 def _send_broadcast(ctx: Context, group: Group, message: str) -> int:
-    out = Outbox(ctx.conn, ctx.settings, ctx.now, "broadcast")
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, "broadcast", about=ctx.contact.id)
     recipients = (Recipient(m.contact_id, m.phone, m.language, m.opted_out)
                   for batch in groups_db.member_batches(ctx.conn, group.id) for m in batch
                   if m.contact_id != ctx.contact.id)
@@ -153,7 +153,7 @@ def appointed(conn: sqlite3.Connection, settings: Mapping[str, Any], now: dateti
     sees the numbers of others (the consent rule: nobody's number is shown unannounced)."""
     key = "approved" if role == "member" else (
         "leader_appointed_shared" if group.share_leader_numbers else "leader_appointed")
-    Outbox(conn, settings, now, "group").send(
+    Outbox(conn, settings, now, "group", about=None).send(   # the service's own notice
         [Recipient(person.id, person.phone, person.language, person.opted_out)],
         lambda c: c.t(key, group=group.name, code=group.code))
 

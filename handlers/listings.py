@@ -256,7 +256,8 @@ def ask_members(ctx: Context, listing: Listing, group: Group) -> int:
     people = (Recipient(m.contact_id, m.phone, m.language, m.opted_out)
               for batch in groups_db.member_batches(ctx.conn, group.id) for m in batch
               if m.contact_id != ctx.contact.id)
-    done = Outbox(ctx.conn, ctx.settings, ctx.now, KIND).send(people, lambda c: fitted(
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, KIND, about=listing.seller_id)
+    done = out.send(people, lambda c: fitted(
         c, "sell_to_members", group=group.code, summary=summary(c, listing), code=listing.code,
         unit=unit_name(c, listing)))
     return done.queued

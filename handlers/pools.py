@@ -173,7 +173,7 @@ def _create(ctx: Context, group: Group, *, product: str, unit: str, currency: st
 
 def announce(ctx: Context, made: Pool, group: Group) -> str:
     """Tell the group's members (not the leader who opened it); the leader's answer."""
-    out = Outbox(ctx.conn, ctx.settings, ctx.now, KIND)
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, KIND, about=made.leader_id)
     recipients = (Recipient(m.contact_id, m.phone, m.language, m.opted_out)
                   for batch in groups_db.member_batches(ctx.conn, group.id) for m in batch
                   if m.contact_id != ctx.contact.id)
@@ -297,7 +297,7 @@ def finish(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime,
     groups_db.audit(conn, "pool_closed", actor_id=actor_id, group_id=found.group_id, now=now,
                     pool=found.code, total=total, price=unit_price)
     done = pools_db.by_id(conn, found.id) or found
-    out = Outbox(conn, settings, now, KIND)
+    out = Outbox(conn, settings, now, KIND, about=done.leader_id)
     group = groups_db.by_id(conn, done.group_id)
     if leader_inline != done.leader_id:
         leader = _recipient(conn, done.leader_id)
@@ -402,9 +402,9 @@ def close_due(conn: sqlite3.Connection, settings: Mapping[str, Any], now: dateti
 
 def send_updates(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime) -> int:
     """Tell each leader where their pool stands, for pools whose total moved since."""
-    out = Outbox(conn, settings, now, KIND)
     changed = pools_db.changed_since_notice(conn)
     for found in changed:
+        out = Outbox(conn, settings, now, KIND, about=found.leader_id)
         leader = _recipient(conn, found.leader_id)
         count = pools_db.count_answers(conn, found.id)
 

@@ -162,7 +162,7 @@ def registered(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datet
                person: Contact, name: str) -> None:
     """Tell someone an admin made a supplier how to post an offer, and that leaders who pool
     against it get their number (nobody's number is shown unannounced)."""
-    Outbox(conn, settings, now, "group").send(
+    Outbox(conn, settings, now, "group", about=None).send(   # the service's own notice
         [Recipient(person.id, person.phone, person.language, person.opted_out)],
         lambda c: c.t("supplier_registered", name=name))
 

@@ -116,7 +116,7 @@ def digest(ctx: Context, sales: list[Listing]) -> str:
 def send_digests(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime) -> int:
     """Send each buyer with new sales waiting one SMS of them; return how many buyers.
     Buyers who share the same sales get the same text, rendered once per language."""
-    out = Outbox(conn, settings, now, listings.KIND)
+    out = Outbox(conn, settings, now, listings.KIND, about=None)   # several sellers' sales
     sent = 0
     for batch in listings_db.waiting(conn, batch_size=int(settings["bulletins.batch_size"])):
         by_sales: dict[tuple[int, ...], list[Recipient]] = {}
