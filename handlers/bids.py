@@ -19,7 +19,7 @@ from db import groups as groups_db
 from db import listings as listings_db
 from db import pledges as pledges_db
 from db.listings import Bid, Listing
-from handlers import keywords, listings, orders, price, sale_ends
+from handlers import keywords, listings, orders, price, sale_ends, sides
 from handlers.listings import KIND, recipient
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, held_note
@@ -58,6 +58,8 @@ def buy(ctx: Context, rest: str) -> list[Reply]:
         return [Reply(problem or ctx.t("buy_usage"))]
     if listing.seller_id == ctx.contact.id:
         return [Reply(ctx.t("bid_own", code=listing.code))]
+    if (apart := sides.refusal(ctx, listing.seller_id, listing.code)) is not None:
+        return [Reply(apart)]
     if listing.status != listings_db.OPEN or listing.quantity <= 0:
         return [Reply(ctx.t("sale_closed", code=listing.code))]
     try:

@@ -94,6 +94,8 @@ def approve(ctx: Context, rest: str) -> list[Reply]:
     if person is None or groups_db.membership(ctx.conn, group.id, person.id) != \
             ("member", "pending"):
         return [Reply(ctx.t("approve_nothing", phone=shown, code=group.code))]
+    if person.simulated != ctx.contact.simulated:   # they never act on each other: sides
+        return [Reply(ctx.t("approve_apart", phone=shown))]
     groups_db.set_member(ctx.conn, group.id, person.id, actor_id=ctx.contact.id)
     appointed(ctx.conn, ctx.settings, ctx.now, group, person, "member")
     return [Reply(ctx.t("approve_done", phone=shown, code=group.code))]

@@ -32,7 +32,7 @@ from db import groups as groups_db
 from db import orders as orders_db
 from db.groups import Group
 from db.orders import Order
-from handlers import keywords, localize, price
+from handlers import keywords, localize, price, sides
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient, fitted, held_note, pack
 from handlers.order_grammar import GrammarError, OrderRequest, parse, read_quantity
@@ -216,6 +216,8 @@ def fwd(ctx: Context, rest: str) -> list[Reply]:
     order, _, problem = _order_word(ctx, rest, "fwd_usage")
     if problem is not None or order is None:
         return [problem or Reply(ctx.t("fwd_usage"))]
+    if (apart := sides.refusal(ctx, order.buyer_id, order.code)) is not None:
+        return [Reply(apart)]
     if order.status != "open":
         return [Reply(ctx.t("offer_closed", code=order.code))]
     relayed = [g for g in led if orders_db.relayed_to(ctx.conn, order.id, g.id)]
@@ -257,9 +259,12 @@ def _offering_group(ctx: Context, order: Order) -> Group | None:
 
 
 def refusal(ctx: Context, order: Order, amount: float) -> str | None:
-    """Why this offer cannot be taken (closed, not a member of a group it went to, past
-    the order's quantity), or None. An offer may take the order up to its quantity, not
-    past it: the buyer would be told it is filled by offers nobody can deliver."""
+    """Why this offer cannot be taken (the other side's order: handlers.sides; closed, not
+    a member of a group it went to, past the order's quantity), or None. An offer may take
+    the order up to its quantity, not past it: the buyer would be told it is filled by
+    offers nobody can deliver."""
+    if (apart := sides.refusal(ctx, order.buyer_id, order.code)) is not None:
+        return apart
     if order.status != "open":
         return ctx.t("offer_closed", code=order.code)
     if _offering_group(ctx, order) is None:
@@ -300,9 +305,11 @@ def make_offer(ctx: Context, order: Order, amount: float) -> str:
 
 
 def open_orders(ctx: Context) -> list[Order]:
-    """Open orders relayed to any group the contact is a member of."""
+    """Open orders of the contact's side (handlers.sides) relayed to any group the contact
+    is a member of."""
     return orders_db.open_for_groups(
-        ctx.conn, [g.id for g in groups_db.groups_of(ctx.conn, ctx.contact.id)])
+        ctx.conn, [g.id for g in groups_db.groups_of(ctx.conn, ctx.contact.id)],
+        simulated=ctx.contact.simulated)
 
 
 def current_offer(ctx: Context, order: Order) -> float:

@@ -32,7 +32,7 @@ from db import groups as groups_db
 from db import pools as pools_db
 from db.groups import Group
 from db.pools import Pool
-from handlers import keywords, pool_grammar, price
+from handlers import keywords, pool_grammar, price, sides
 from handlers.groups import code_of
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient, fitted, held_note, pack
@@ -195,6 +195,8 @@ def announce(ctx: Context, made: Pool, group: Group) -> str:
 
 def status(ctx: Context, found: Pool) -> str:
     """POOL <id>: where a pool stands, for its group's members."""
+    if (apart := sides.refusal(ctx, found.leader_id, found.code)) is not None:
+        return apart
     group = groups_db.by_id(ctx.conn, found.group_id)
     if not _member(ctx, found):
         return ctx.t("pool_not_member", code=found.code, group=group.code)
@@ -246,6 +248,8 @@ def name_of(words: list[str]) -> str | None:
 
 def make_answer(ctx: Context, found: Pool, amount: float, name: str | None) -> str:
     """Set the contact's answer to a pool; the reply, or why not."""
+    if (apart := sides.refusal(ctx, found.leader_id, found.code)) is not None:
+        return apart
     group = groups_db.by_id(ctx.conn, found.group_id)
     if not _member(ctx, found):
         return ctx.t("pool_not_member", code=found.code, group=group.code)
@@ -271,6 +275,8 @@ def make_answer(ctx: Context, found: Pool, amount: float, name: str | None) -> s
 
 def close(ctx: Context, found: Pool) -> list[Reply]:
     """CLOSE <pool id>: a leader of the group ends it and gets the purchase list."""
+    if (apart := sides.refusal(ctx, found.leader_id, found.code)) is not None:
+        return [Reply(apart)]
     group = groups_db.by_id(ctx.conn, found.group_id)
     if not _leads(ctx, found):
         return [Reply(ctx.t("pool_not_leader", code=found.code, group=group.code))]
