@@ -264,19 +264,27 @@ def alert_followers(conn: sqlite3.Connection, listing: Listing, market_ids: Sequ
 
 def waiting(conn: sqlite3.Connection, *, batch_size: int = 1000) -> Iterator[list[Follower]]:
     """Buyers with unsent alerts for open listings, in batches by contact id, each with
-    those listings (the caller marks each batch sent before asking for the next)."""
+    those listings (the caller marks each batch sent before asking for the next).
+
+    Only listings of the buyer's own side count (a simulated seller's for a simulated
+    buyer, a real one's for a real buyer: handlers.sides). `alert_followers` makes no
+    other alert; this also keeps out any made before that rule, and a buyer left with
+    none is still listed, with no listings, so that the caller marks them done."""
     last = 0
     while True:
         rows = conn.execute(
             "SELECT c.id, c.phone, c.language, c.opted_out, EXISTS (SELECT 1 FROM roles r"
-            " WHERE r.contact_id = c.id AND r.role = 'buyer'), group_concat(a.listing_id)"
+            " WHERE r.contact_id = c.id AND r.role = 'buyer'),"
+            " group_concat(CASE WHEN s.simulated = c.simulated THEN a.listing_id END)"
             " FROM listing_alerts a JOIN contacts c ON c.id = a.buyer_id"
+            " JOIN listings l ON l.id = a.listing_id JOIN contacts s ON s.id = l.seller_id"
             " WHERE a.sent_at IS NULL AND a.buyer_id > ? GROUP BY a.buyer_id"
             " ORDER BY a.buyer_id LIMIT ?", (last, batch_size)).fetchall()
         if not rows:
             return
         yield [Follower(r[0], r[1], r[2], bool(r[3]), bool(r[4]),
-                        tuple(sorted((int(i) for i in str(r[5]).split(",")), reverse=True)))
+                        tuple(sorted((int(i) for i in str(r[5]).split(",")), reverse=True))
+                        if r[5] is not None else ())
                for r in rows]
         last = rows[-1][0]
 

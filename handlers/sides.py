@@ -15,8 +15,9 @@ side: a simulated leader or member may be in a real group. Three rules:
 2. Lists, digests and alerts show a contact only its own side's things: the queries take
    the reader's side (db.orders.open_for_groups, db.listings.open_near, db.suppliers'
    open_offers and all_suppliers), and a new sale is put only in the digests of buyers of
-   its seller's side (db.listings.alert_followers), so a simulated SELL is in no real
-   buyer's digest and charges no real seller's bound.
+   its seller's side (db.listings.alert_followers; db.listings.waiting leaves out any
+   other alert, one made before this rule), so a simulated SELL is in no real buyer's
+   digest and charges no real seller's bound.
 3. Every message to a simulated contact, or about a simulated contact's doing, goes to the
    local provider, whenever it is made (a reply, a relay, the worker's updates, expiry
    and closing summaries days later): db.outbox._PROVIDER, where every outbound row is

@@ -157,6 +157,23 @@ def test_a_simulated_sale_charges_no_real_buyers_digest_to_anyone(app, conn, wor
     assert alerted == 0
 
 
+def test_an_alert_queued_before_the_rule_is_dropped_from_a_real_buyers_digest(
+        app, conn, config, world, clock):
+    """A simulated SELL made before this rule existed put itself in real buyers' queues:
+    the digest leaves it out, and the alert is done with."""
+    real(app, conn, BUYER, "WANT MAIZE NAKURU")
+    code = code_in(sim(app, conn, SIM_SELLER, "SELL 20 BAGS MAIZE @3500 AT NAKURU"), "Sale")
+    with db.transaction(conn):   # as alert_followers made it before
+        conn.execute("INSERT INTO listing_alerts (listing_id, buyer_id, created_at) SELECT"
+                     " l.id, c.id, '2026-11-23T09:00:00Z' FROM listings l, contacts c"
+                     " WHERE l.code = ? AND c.phone = ?", (code, e164(BUYER)))
+    digests, _, _ = listing_tick(config, now=clock.now + LATER)
+    assert digests == 0
+    assert conn.execute("SELECT COUNT(*) FROM listing_alerts WHERE sent_at IS NULL"
+                        ).fetchone()[0] == 0
+    assert paid(rows_about(conn, code)) == []
+
+
 def test_a_simulated_leaders_group_sale_reaches_real_members_only_through_local(
         app, conn, config, world, clock):
     code = code_in(sim(app, conn, SIM_LEADER, "SELL KIMA 100 BAGS MAIZE @3000 BY 2026-12-10"
