@@ -130,11 +130,11 @@ def _row(message: Outgoing, *, provider: str, about: int | None, kind: str,
          status: OutboxStatus, due: str, stamp: str, inbound_id: int | None,
          bulletin_run_id: int | None, reply_from: str | None,
          link_id: str | None) -> tuple[object, ...]:
-    return (message.contact_id, message.to_number, message.to_number, about, provider,
-            message.text,
-            kind, priority_of(kind), str(status), message.encoding, message.segments, due,
-            inbound_id, bulletin_run_id, reply_from or None, link_id, stamp, stamp,
-            kind == OPTOUT_CONFIRMATION, message.to_number)
+    return (message.contact_id, message.to_number,
+            message.to_number, about, provider,             # _PROVIDER's three
+            message.text, kind, priority_of(kind), str(status), message.encoding,
+            message.segments, due, inbound_id, bulletin_run_id, reply_from or None, link_id,
+            stamp, stamp, kind == OPTOUT_CONFIRMATION, message.to_number)
 
 
 def create(conn: sqlite3.Connection, messages: Iterable[Outgoing], *, provider: str, kind: str,
