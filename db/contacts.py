@@ -44,6 +44,12 @@ def simulated(conn: sqlite3.Connection, phone: str) -> Contact:
     return contact
 
 
+def is_simulated(conn: sqlite3.Connection, contact_id: int | None) -> bool:
+    """Whether a contact is a simulated one (False for None or a contact not found)."""
+    row = conn.execute("SELECT simulated FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+    return bool(row and row[0])
+
+
 def get_or_create(conn: sqlite3.Connection, phone: str) -> Contact:
     """Return the contact for an E.164 number, creating it on first sight.
 

@@ -126,16 +126,20 @@ def by_ids(conn: sqlite3.Connection, listing_ids: Sequence[int]) -> list[Listing
 
 
 def open_near(conn: sqlite3.Connection, product: str, country: str,
-              market_ids: Sequence[int] | None, *, limit: int = 50) -> list[Listing]:
+              market_ids: Sequence[int] | None, *, simulated: bool,
+              limit: int = 50) -> list[Listing]:
     """Open listings of a product with something left, in these markets (or anywhere in
-    the country for None), newest first."""
+    the country for None), newest first: only simulated sellers' listings, or only real
+    ones' (simulated and real never mix: handlers.sides)."""
     where, args = "", ()
     if market_ids is not None:
-        where = f" AND market_id IN ({','.join('?' * len(market_ids)) or 'NULL'})"
+        where = f" AND l.market_id IN ({','.join('?' * len(market_ids)) or 'NULL'})"
         args = tuple(market_ids)
     rows = conn.execute(
-        f"SELECT * FROM listings WHERE status = 'open' AND quantity > 0 AND product = ?"
-        f" AND country = ?{where} ORDER BY id DESC LIMIT ?", (product, country, *args, limit))
+        f"SELECT l.* FROM listings l JOIN contacts c ON c.id = l.seller_id AND c.simulated = ?"
+        f" WHERE l.status = 'open' AND l.quantity > 0 AND l.product = ? AND l.country = ?"
+        f"{where} ORDER BY l.id DESC LIMIT ?",
+        (int(simulated), product, country, *args, limit))
     return [_listing(row) for row in rows]
 
 
@@ -233,7 +237,9 @@ def wants_of(conn: sqlite3.Connection, buyer_id: int) -> list[Want]:
 def alert_followers(conn: sqlite3.Connection, listing: Listing, market_ids: Sequence[int],
                     now: datetime) -> tuple[int, int]:
     """Put a new listing in the next digest of every registered buyer who follows its
-    product in one of these markets (or anywhere in its country) and can be reached.
+    product in one of these markets (or anywhere in its country) and can be reached, and
+    is of the seller's side: a simulated seller's listing only in simulated buyers'
+    digests, a real one's only in real buyers' (handlers.sides).
     Returns (buyers alerted, buyers who had no listing of this seller's waiting: the SMS
     the listing adds to the digests, at most)."""
     marks = ",".join("?" * len(market_ids)) or "NULL"
@@ -242,11 +248,12 @@ def alert_followers(conn: sqlite3.Connection, listing: Listing, market_ids: Sequ
         f" SELECT DISTINCT ?, w.buyer_id, ? FROM wants w"
         f" JOIN roles r ON r.contact_id = w.buyer_id AND r.role = 'buyer'"
         f" JOIN contacts c ON c.id = w.buyer_id AND c.opted_out = 0"
+        f" AND c.simulated = (SELECT simulated FROM contacts WHERE id = ?)"
         f" WHERE w.product = ? AND w.country = ? AND w.buyer_id != ?"
         f" AND (w.market_id IS NULL OR w.market_id IN ({marks}))"
         f" ON CONFLICT DO NOTHING",
-        (listing.id, iso(now), listing.product, listing.country, listing.seller_id,
-         *market_ids))
+        (listing.id, iso(now), listing.seller_id, listing.product, listing.country,
+         listing.seller_id, *market_ids))
     alerted, new = conn.execute(
         "SELECT COUNT(*), IFNULL(SUM(NOT EXISTS (SELECT 1 FROM listing_alerts b JOIN listings l"
         " ON l.id = b.listing_id WHERE b.buyer_id = a.buyer_id AND b.sent_at IS NULL AND"
@@ -257,19 +264,27 @@ def alert_followers(conn: sqlite3.Connection, listing: Listing, market_ids: Sequ
 
 def waiting(conn: sqlite3.Connection, *, batch_size: int = 1000) -> Iterator[list[Follower]]:
     """Buyers with unsent alerts for open listings, in batches by contact id, each with
-    those listings (the caller marks each batch sent before asking for the next)."""
+    those listings (the caller marks each batch sent before asking for the next).
+
+    Only listings of the buyer's own side count (a simulated seller's for a simulated
+    buyer, a real one's for a real buyer: handlers.sides). `alert_followers` makes no
+    other alert; this also keeps out any made before that rule, and a buyer left with
+    none is still listed, with no listings, so that the caller marks them done."""
     last = 0
     while True:
         rows = conn.execute(
             "SELECT c.id, c.phone, c.language, c.opted_out, EXISTS (SELECT 1 FROM roles r"
-            " WHERE r.contact_id = c.id AND r.role = 'buyer'), group_concat(a.listing_id)"
+            " WHERE r.contact_id = c.id AND r.role = 'buyer'),"
+            " group_concat(CASE WHEN s.simulated = c.simulated THEN a.listing_id END)"
             " FROM listing_alerts a JOIN contacts c ON c.id = a.buyer_id"
+            " JOIN listings l ON l.id = a.listing_id JOIN contacts s ON s.id = l.seller_id"
             " WHERE a.sent_at IS NULL AND a.buyer_id > ? GROUP BY a.buyer_id"
             " ORDER BY a.buyer_id LIMIT ?", (last, batch_size)).fetchall()
         if not rows:
             return
         yield [Follower(r[0], r[1], r[2], bool(r[3]), bool(r[4]),
-                        tuple(sorted((int(i) for i in str(r[5]).split(",")), reverse=True)))
+                        tuple(sorted((int(i) for i in str(r[5]).split(",")), reverse=True))
+                        if r[5] is not None else ())
                for r in rows]
         last = rows[-1][0]
 

@@ -86,14 +86,17 @@ def listed(conn: sqlite3.Connection, *, status: str | None = None, limit: int = 
     return [_order(row) for row in rows]
 
 
-def open_for_groups(conn: sqlite3.Connection, group_ids: Sequence[int]) -> list[Order]:
-    """Open orders relayed to any of these groups, newest first."""
+def open_for_groups(conn: sqlite3.Connection, group_ids: Sequence[int], *,
+                    simulated: bool) -> list[Order]:
+    """Open orders relayed to any of these groups, newest first: only simulated buyers'
+    orders, or only real ones' (simulated and real never mix: handlers.sides)."""
     if not group_ids:
         return []
     marks = ",".join("?" * len(group_ids))
     rows = conn.execute(
-        f"SELECT * FROM orders WHERE status = 'open' AND id IN (SELECT order_id FROM"
-        f" order_relays WHERE group_id IN ({marks})) ORDER BY id DESC", tuple(group_ids))
+        f"SELECT o.* FROM orders o JOIN contacts c ON c.id = o.buyer_id AND c.simulated = ?"
+        f" WHERE o.status = 'open' AND o.id IN (SELECT order_id FROM order_relays WHERE"
+        f" group_id IN ({marks})) ORDER BY o.id DESC", (int(simulated), *group_ids))
     return [_order(row) for row in rows]
 
 

@@ -85,11 +85,20 @@ def priority_of(kind: str) -> int:
     return PRIORITY.get(kind, 1)
 
 
-# A message to a simulated contact goes to the local provider whatever it was queued for:
-# the simulator may be given any number, and a paying provider must never text it. Decided
-# here, where every outbound row is written, so no caller can forget it (one primary-key
-# look-up per row). Its parameters: the recipient's number, then the provider asked for.
+# Simulated contacts (the simulator's: smsgw.simulator) reach nobody through a paying
+# provider (issue 17). A message goes to the local provider, whatever it was queued for,
+# when it is
+# - *to* a simulated contact: the simulator may be given any number, and a paying provider
+#   must never text it;
+# - *about* a simulated contact's doing: `about` names the contact whose order, sale, bid,
+#   pool or message it is about (its creator, not whoever's action sent it now), so a real
+#   leader's update on a simulated buyer's order, sent by the worker days later, goes local
+#   too. handlers.notify.Outbox makes every caller name it.
+# Decided here, where every outbound row is written, so no caller can forget it: two
+# primary-key look-ups per row, no extra statement. Its parameters: the recipient's number,
+# the `about` contact's id (None: a reply to the sender, a bulletin), the provider asked for.
 _PROVIDER = ("CASE WHEN EXISTS (SELECT 1 FROM contacts WHERE phone = ? AND simulated = 1)"
+             " OR EXISTS (SELECT 1 FROM contacts WHERE id = ? AND simulated = 1)"
              " THEN 'local' ELSE ? END")
 
 
@@ -97,7 +106,8 @@ OPTOUT_CONFIRMATION = "optout_confirmation"   # the one kind that reaches an opt
 
 # The one statement that makes an outbound message. A recipient who has opted out gets no
 # row at all (except the confirmation of that opt-out); the worker checks again before it
-# sends, for rows made before the opt-out. A simulated contact's row goes to `local`.
+# sends, for rows made before the opt-out. A row to or about a simulated contact goes to
+# `local` (_PROVIDER).
 _CREATE = (
     "INSERT INTO outbox (contact_id, to_number, provider, text, kind, priority, status,"
     " encoding, segments, next_attempt_at, inbound_id, bulletin_run_id, reply_from, link_id,"
@@ -116,35 +126,39 @@ class Outgoing:
     segments: int
 
 
-def _row(message: Outgoing, *, provider: str, kind: str, status: OutboxStatus, due: str,
-         stamp: str, inbound_id: int | None, bulletin_run_id: int | None,
-         reply_from: str | None, link_id: str | None) -> tuple[object, ...]:
-    return (message.contact_id, message.to_number, message.to_number, provider, message.text,
-            kind, priority_of(kind), str(status), message.encoding, message.segments, due,
-            inbound_id, bulletin_run_id, reply_from or None, link_id, stamp, stamp,
-            kind == OPTOUT_CONFIRMATION, message.to_number)
+def _row(message: Outgoing, *, provider: str, about: int | None, kind: str,
+         status: OutboxStatus, due: str, stamp: str, inbound_id: int | None,
+         bulletin_run_id: int | None, reply_from: str | None,
+         link_id: str | None) -> tuple[object, ...]:
+    return (message.contact_id, message.to_number,
+            message.to_number, about, provider,             # _PROVIDER's three
+            message.text, kind, priority_of(kind), str(status), message.encoding,
+            message.segments, due, inbound_id, bulletin_run_id, reply_from or None, link_id,
+            stamp, stamp, kind == OPTOUT_CONFIRMATION, message.to_number)
 
 
 def create(conn: sqlite3.Connection, messages: Iterable[Outgoing], *, provider: str, kind: str,
-           now: datetime, not_before: datetime | None = None,
+           now: datetime, about: int | None = None, not_before: datetime | None = None,
            status: OutboxStatus = OutboxStatus.QUEUED, inbound_id: int | None = None,
            bulletin_run_id: int | None = None, reply_from: str | None = None,
            link_id: str | None = None) -> tuple[int, int]:
     """Make outbound messages: the one place they are made, and so the one place the
-    opt-out rule lives (see _CREATE). Each carries its send priority (from its kind), the
-    provider, and what a reply needs from the message it answers (the number or short code
-    texted, AT's linkId). Returns (messages, segments) made: fewer than given when some
-    recipients have opted out."""
+    opt-out rule and the simulated contacts' rule live (see _CREATE, _PROVIDER). Each
+    carries its send priority (from its kind), the provider, and what a reply needs from
+    the message it answers (the number or short code texted, AT's linkId). `about` is the
+    contact whose order, sale, pool or message they are about. Returns (messages,
+    segments) made: fewer than given when some recipients have opted out."""
     stamp = iso(now)
     due = iso(not_before or now)
     newest = last_id(conn)
-    rows = [_row(m, provider=provider, kind=kind, status=status, due=due, stamp=stamp,
-                 inbound_id=inbound_id, bulletin_run_id=bulletin_run_id,
-                 reply_from=reply_from, link_id=link_id) for m in messages]
+    given = list(messages)
+    rows = [_row(m, provider=provider, about=about, kind=kind, status=status, due=due,
+                 stamp=stamp, inbound_id=inbound_id, bulletin_run_id=bulletin_run_id,
+                 reply_from=reply_from, link_id=link_id) for m in given]
     before = conn.total_changes
     conn.executemany(_CREATE, rows)
     if conn.total_changes - before == len(rows):   # nobody left out: count what was given
-        return len(rows), sum(row[9] for row in rows)   # type: ignore[misc]
+        return len(rows), sum(m.segments for m in given)
     return written_since(conn, newest)
 
 
@@ -167,8 +181,8 @@ def enqueue(
     """Make one outbound message (`create`); its id, or None if the recipient opted out."""
     cursor = conn.execute(_CREATE, _row(
         Outgoing(contact_id, to_number, text, encoding, segments), provider=provider,
-        kind=kind, status=status, due=iso(now), stamp=iso(now), inbound_id=inbound_id,
-        bulletin_run_id=None, reply_from=reply_from, link_id=link_id))
+        about=None, kind=kind, status=status, due=iso(now), stamp=iso(now),
+        inbound_id=inbound_id, bulletin_run_id=None, reply_from=reply_from, link_id=link_id))
     return int(cursor.lastrowid) if cursor.rowcount == 1 else None
 
 
@@ -389,12 +403,12 @@ def defer(conn: sqlite3.Connection, message_ids: Iterable[int], *, until: dateti
 
 
 def enqueue_many(conn: sqlite3.Connection, messages: Iterable[Outgoing], *, provider: str,
-                 kind: str, not_before: datetime, now: datetime,
+                 kind: str, not_before: datetime, now: datetime, about: int | None = None,
                  bulletin_run_id: int | None = None) -> tuple[int, int]:
     """Make a batch of messages in one statement (bulletins, forwards, broadcasts to
     thousands): `create`. Returns (messages, segments) made."""
-    return create(conn, messages, provider=provider, kind=kind, now=now, not_before=not_before,
-                  bulletin_run_id=bulletin_run_id)
+    return create(conn, messages, provider=provider, kind=kind, now=now, about=about,
+                  not_before=not_before, bulletin_run_id=bulletin_run_id)
 
 
 def last_id(conn: sqlite3.Connection) -> int:

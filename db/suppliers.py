@@ -83,9 +83,12 @@ def find(conn: sqlite3.Connection, contact_id: int) -> Supplier | None:
     return found[0] if found else None
 
 
-def all_suppliers(conn: sqlite3.Connection) -> list[Supplier]:
-    """Every supplier, by name."""
-    return _suppliers(conn, "", ())
+def all_suppliers(conn: sqlite3.Connection, *, simulated: bool | None = None) -> list[Supplier]:
+    """Every supplier, by name (only the simulated ones, or only the real ones, when
+    `simulated` says which: simulated and real never mix, handlers.sides)."""
+    if simulated is None:
+        return _suppliers(conn, "", ())
+    return _suppliers(conn, "WHERE c.simulated = ?", (int(simulated),))
 
 
 def _suppliers(conn: sqlite3.Connection, where: str, args: tuple[object, ...]) -> list[Supplier]:
@@ -144,15 +147,18 @@ def by_id(conn: sqlite3.Connection, supply_id: int) -> Supply | None:
     return _supply(row) if row else None
 
 
-def open_offers(conn: sqlite3.Connection, product: str, today: date, *,
+def open_offers(conn: sqlite3.Connection, product: str, today: date, *, simulated: bool,
                 supplier_id: int | None = None, limit: int = 20) -> list[Supply]:
     """Offers for a product that still hold today (of one supplier, or of every registered
-    one), newest first."""
+    one), newest first: only simulated suppliers' offers, or only real ones' (simulated
+    and real never mix: handlers.sides)."""
     extra, args = (" AND s.supplier_id = ?", (supplier_id,)) if supplier_id else ("", ())
     rows = conn.execute(
         f"SELECT s.* FROM supplies s JOIN suppliers r ON r.contact_id = s.supplier_id"
+        f" JOIN contacts c ON c.id = s.supplier_id AND c.simulated = ?"
         f" WHERE s.product = ? AND s.status = 'open' AND s.valid_until >= ?{extra}"
-        f" ORDER BY s.id DESC LIMIT ?", (product, today.isoformat(), *args, limit))
+        f" ORDER BY s.id DESC LIMIT ?",
+        (int(simulated), product, today.isoformat(), *args, limit))
     return [_supply(row) for row in rows]
 
 

@@ -19,7 +19,7 @@ from db import groups as groups_db
 from db import listings as listings_db
 from db import pledges as pledges_db
 from db.listings import Bid, Listing
-from handlers import keywords, listings, orders, price, sale_ends
+from handlers import keywords, listings, orders, price, sale_ends, sides
 from handlers.listings import KIND, recipient
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, held_note
@@ -58,6 +58,8 @@ def buy(ctx: Context, rest: str) -> list[Reply]:
         return [Reply(problem or ctx.t("buy_usage"))]
     if listing.seller_id == ctx.contact.id:
         return [Reply(ctx.t("bid_own", code=listing.code))]
+    if (apart := sides.refusal(ctx, listing.seller_id, listing.code)) is not None:
+        return [Reply(apart)]
     if listing.status != listings_db.OPEN or listing.quantity <= 0:
         return [Reply(ctx.t("sale_closed", code=listing.code))]
     try:
@@ -109,7 +111,8 @@ def place_bid(ctx: Context, listing: Listing, quantity: float, amount: float | N
     seller = recipient(ctx.conn, listing.seller_id)
     pledged = pledges_db.total(ctx.conn, pledges_db.LISTINGS, listing.id)
     group = groups_db.by_id(ctx.conn, listing.group_id) if listing.group_id else None
-    Outbox(ctx.conn, ctx.settings, ctx.now, KIND).send([seller] if seller else [], lambda c: (
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, KIND, about=listing.seller_id)
+    out.send([seller] if seller else [], lambda c: (
         listings.fitted(c, "bid_alert_group", bid=bid.code, code=listing.code,
                         terms=terms(c, listing, bid), buyer=_buyer_name(c, bid.buyer_id),
                         group=group.code, total=orders.quantity(c, pledged),
@@ -162,7 +165,8 @@ def agree(ctx: Context, rest: str) -> list[Reply]:
                     left=left)
     buyer = recipient(ctx.conn, bid.buyer_id)
     group = groups_db.by_id(ctx.conn, listing.group_id) if listing.group_id else None
-    Outbox(ctx.conn, ctx.settings, ctx.now, KIND).send([buyer] if buyer else [], lambda c: (
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, KIND, about=listing.seller_id)
+    out.send([buyer] if buyer else [], lambda c: (
         listings.fitted(c, "agree_buyer_group" if group else "agree_buyer", bid=bid.code,
                         code=listing.code, terms=terms(c, listing, bid),
                         group=group.code if group else "",
@@ -190,8 +194,9 @@ def decline(ctx: Context, rest: str) -> list[Reply]:
     groups_db.audit(ctx.conn, "decline", actor_id=ctx.contact.id, group_id=listing.group_id,
                     now=ctx.now, listing=listing.code, bid=bid.code)
     buyer = recipient(ctx.conn, bid.buyer_id)
-    Outbox(ctx.conn, ctx.settings, ctx.now, KIND).send([buyer] if buyer else [], lambda c: c.t(
-        "decline_buyer", bid=bid.code, code=listing.code))
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, KIND, about=listing.seller_id)
+    out.send([buyer] if buyer else [], lambda c: c.t("decline_buyer", bid=bid.code,
+                                                     code=listing.code))
     return [Reply(listings.with_held(ctx, ctx.t("decline_done", bid=bid.code)))]
 
 

@@ -59,7 +59,7 @@ def join(ctx: Context, rest: str) -> list[Reply]:
         groups_db.set_member(ctx.conn, group.id, ctx.contact.id, status="pending",
                              actor_id=ctx.contact.id)
         phone = display_phone(ctx.contact.phone, ctx.settings)
-        Outbox(ctx.conn, ctx.settings, ctx.now, "group").send(
+        Outbox(ctx.conn, ctx.settings, ctx.now, "group", about=ctx.contact.id).send(
             _leaders(ctx, group),
             lambda c: c.t("join_leader_request", phone=phone, code=group.code))
     if group.approval:
@@ -95,6 +95,8 @@ def approve(ctx: Context, rest: str) -> list[Reply]:
     if person is None or groups_db.membership(ctx.conn, group.id, person.id) != \
             ("member", "pending"):
         return [Reply(ctx.t("approve_nothing", phone=shown, code=group.code))]
+    if person.simulated != ctx.contact.simulated:   # they never act on each other: sides
+        return [Reply(ctx.t("approve_apart", phone=shown))]
     groups_db.set_member(ctx.conn, group.id, person.id, actor_id=ctx.contact.id)
     appointed(ctx.conn, ctx.settings, ctx.now, group, person, "member")
     return [Reply(ctx.t("approve_done", phone=shown, code=group.code))]
@@ -174,7 +176,7 @@ def send_broadcast(conn: sqlite3.Connection, settings: Mapping[str, Any], now: d
     the group but the sender, as kind `broadcast` (held in quiet hours by the worker), and
     audit it. Opted-out members get nothing (outbox.create)."""
     message = broadcast_text(group, text)
-    out = Outbox(conn, settings, now, "broadcast")
+    out = Outbox(conn, settings, now, "broadcast", about=actor_id)
     recipients = (Recipient(m.contact_id, m.phone, m.language, m.opted_out)
                   for batch in groups_db.member_batches(conn, group.id) for m in batch
                   if m.contact_id != actor_id)
@@ -191,7 +193,7 @@ def appointed(conn: sqlite3.Connection, settings: Mapping[str, Any], now: dateti
     sees the numbers of others (the consent rule: nobody's number is shown unannounced)."""
     key = "approved" if role == "member" else (
         "leader_appointed_shared" if group.share_leader_numbers else "leader_appointed")
-    Outbox(conn, settings, now, "group").send(
+    Outbox(conn, settings, now, "group", about=None).send(   # the service's own notice
         [Recipient(person.id, person.phone, person.language, person.opted_out)],
         lambda c: c.t(key, group=group.name, code=group.code))
 

@@ -33,7 +33,7 @@ from db import listings as listings_db
 from db import pledges as pledges_db
 from db.groups import Group
 from db.listings import Listing
-from handlers import keywords, localize, orders, price
+from handlers import keywords, localize, orders, price, sides
 from handlers.groups import code_of
 from handlers.locale import en
 from handlers.messages import Context, Reply
@@ -256,7 +256,8 @@ def ask_members(ctx: Context, listing: Listing, group: Group) -> int:
     people = (Recipient(m.contact_id, m.phone, m.language, m.opted_out)
               for batch in groups_db.member_batches(ctx.conn, group.id) for m in batch
               if m.contact_id != ctx.contact.id)
-    done = Outbox(ctx.conn, ctx.settings, ctx.now, KIND).send(people, lambda c: fitted(
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, KIND, about=listing.seller_id)
+    done = out.send(people, lambda c: fitted(
         c, "sell_to_members", group=group.code, summary=summary(c, listing), code=listing.code,
         unit=unit_name(c, listing)))
     return done.queued
@@ -266,6 +267,8 @@ def pledge(ctx: Context, listing: Listing, words: list[str]) -> str:
     """SELL <id> <quantity>: a member's pledge into the group's sale (0 takes it back)."""
     if listing.group_id is None:
         return ctx.t("sale_not_group", code=listing.code)
+    if (apart := sides.refusal(ctx, listing.seller_id, listing.code)) is not None:
+        return apart
     group = groups_db.by_id(ctx.conn, listing.group_id)
     if groups_db.membership(ctx.conn, group.id, ctx.contact.id) not in (
             ("member", "active"), ("leader", "active")):
@@ -343,7 +346,8 @@ def list_sales(ctx: Context, rest: str) -> list[Reply]:
     market = market or price.home_market(ctx)
     where = ctx.t("list_near", market=market.name) if market else ctx.t("list_all")
     sales = listings_db.open_near(ctx.conn, product, price.country_of(ctx),
-                                  near_ids(ctx, market), limit=20)
+                                  near_ids(ctx, market), simulated=ctx.contact.simulated,
+                                  limit=20)
     name = orders.product_name(ctx, product)
     if not sales:
         return [Reply(ctx.t("list_none", commodity=name.capitalize(), where=where,

@@ -87,12 +87,20 @@ class Wording:
 
 
 class Outbox(Wording):
-    """Queues rendered messages in batches, rendering each language once per text."""
+    """Queues rendered messages in batches, rendering each language once per text.
+
+    `about` is required: the contact whose order, sale, bid, pool or message these
+    messages are about (its creator: an order's buyer, a sale's seller, a pool's leader,
+    a broadcast's leader), or None for the service's own notices. Messages about a
+    simulated contact's doing go to the local provider whoever gets them and whenever
+    they are sent (db.outbox._PROVIDER), so every caller must say what they are about.
+    """
 
     def __init__(self, conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime,
-                 kind: str) -> None:
+                 kind: str, *, about: int | None) -> None:
         super().__init__(conn, settings, now)
         self.kind = kind
+        self.about = about
 
     def send(self, recipients: Iterable[Recipient], render: Render) -> Sent:
         """Queue `render`'s text(s) to each recipient. Those who have opted out get nothing
@@ -122,7 +130,7 @@ class Outbox(Wording):
             return
         messages, segments = outbox.enqueue_many(
             self.conn, batch, provider=str(self.settings["providers.default"]),
-            kind=self.kind, not_before=self.now, now=self.now)
+            kind=self.kind, not_before=self.now, now=self.now, about=self.about)
         done.queued += messages
         done.segments += segments
 

@@ -32,7 +32,7 @@ from db import groups as groups_db
 from db import orders as orders_db
 from db.groups import Group
 from db.orders import Order
-from handlers import keywords, localize, price
+from handlers import keywords, localize, price, sides
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient, fitted, held_note, pack
 from handlers.order_grammar import GrammarError, OrderRequest, parse, read_quantity
@@ -163,7 +163,7 @@ def relay(ctx: Context, order: Order) -> int:
     """Send the order to the leaders of the groups that can fill it; return how many."""
     radius = float(ctx.settings["orders.relay_radius_km"])
     found = groups_for(ctx.conn, order.product, order.market_id, radius_km=radius)
-    out = Outbox(ctx.conn, ctx.settings, ctx.now, "order")
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, "order", about=order.buyer_id)
     for candidate in found:
         group = candidate.group
         if not orders_db.relay(ctx.conn, order.id, group.id, ctx.now):
@@ -182,7 +182,7 @@ def forward(ctx: Context, order: Order, group: Group, *, by: int | None) -> int 
     """Send the order to the group's members; None if it had been sent already."""
     if not orders_db.mark_forwarded(ctx.conn, order.id, group.id, by, ctx.now):
         return None
-    out = Outbox(ctx.conn, ctx.settings, ctx.now, "order")
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, "order", about=order.buyer_id)
     recipients = (Recipient(m.contact_id, m.phone, m.language, m.opted_out)
                   for batch in groups_db.member_batches(ctx.conn, group.id) for m in batch
                   if m.role == "member")
@@ -216,6 +216,8 @@ def fwd(ctx: Context, rest: str) -> list[Reply]:
     order, _, problem = _order_word(ctx, rest, "fwd_usage")
     if problem is not None or order is None:
         return [problem or Reply(ctx.t("fwd_usage"))]
+    if (apart := sides.refusal(ctx, order.buyer_id, order.code)) is not None:
+        return [Reply(apart)]
     if order.status != "open":
         return [Reply(ctx.t("offer_closed", code=order.code))]
     relayed = [g for g in led if orders_db.relayed_to(ctx.conn, order.id, g.id)]
@@ -257,9 +259,12 @@ def _offering_group(ctx: Context, order: Order) -> Group | None:
 
 
 def refusal(ctx: Context, order: Order, amount: float) -> str | None:
-    """Why this offer cannot be taken (closed, not a member of a group it went to, past
-    the order's quantity), or None. An offer may take the order up to its quantity, not
-    past it: the buyer would be told it is filled by offers nobody can deliver."""
+    """Why this offer cannot be taken (the other side's order: handlers.sides; closed, not
+    a member of a group it went to, past the order's quantity), or None. An offer may take
+    the order up to its quantity, not past it: the buyer would be told it is filled by
+    offers nobody can deliver."""
+    if (apart := sides.refusal(ctx, order.buyer_id, order.code)) is not None:
+        return apart
     if order.status != "open":
         return ctx.t("offer_closed", code=order.code)
     if _offering_group(ctx, order) is None:
@@ -300,9 +305,11 @@ def make_offer(ctx: Context, order: Order, amount: float) -> str:
 
 
 def open_orders(ctx: Context) -> list[Order]:
-    """Open orders relayed to any group the contact is a member of."""
+    """Open orders of the contact's side (handlers.sides) relayed to any group the contact
+    is a member of."""
     return orders_db.open_for_groups(
-        ctx.conn, [g.id for g in groups_db.groups_of(ctx.conn, ctx.contact.id)])
+        ctx.conn, [g.id for g in groups_db.groups_of(ctx.conn, ctx.contact.id)],
+        simulated=ctx.contact.simulated)
 
 
 def current_offer(ctx: Context, order: Order) -> float:
@@ -313,7 +320,7 @@ def current_offer(ctx: Context, order: Order) -> float:
 def announce_filled(ctx: Context, order: Order, total: float, key: str = "filled") -> None:
     """The quantity is reached (or, after a correction, no longer reached): tell the buyer
     and every relayed group's leaders now, not at the next batch of updates."""
-    out = Outbox(ctx.conn, ctx.settings, ctx.now, "order")
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, "order", about=order.buyer_id)
 
     def text(key: str) -> Callable[[Context], str]:
         return lambda c: c.t(key, code=order.code, unit=unit_name(c, order),
@@ -348,7 +355,7 @@ def finish(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime,
     if not orders_db.finish(conn, order.id, status, now):
         return False
     groups_db.audit(conn, status, actor_id=actor_id, order_id=order.id, now=now)
-    out = Outbox(conn, settings, now, "order")
+    out = Outbox(conn, settings, now, "order", about=order.buyer_id)
     order = orders_db.by_id(conn, order.id) or order
     if not skip_buyer:
         buyer = _recipient(conn, order.buyer_id)
@@ -410,9 +417,9 @@ def leader_summary(ctx: Context, order: Order, group: Group, group_total: float,
 
 def send_updates(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime) -> int:
     """Tell buyers and leaders where totals stand, for orders that moved since last told."""
-    out = Outbox(conn, settings, now, "order")
     changed = orders_db.changed_since_notice(conn)
     for order in changed:
+        out = Outbox(conn, settings, now, "order", about=order.buyer_id)
         total = orders_db.total(conn, order.id)
         totals = orders_db.group_totals(conn, order.id)
         counted = sum(1 for amount in totals.values() if amount > 0)

@@ -32,7 +32,7 @@ from db import groups as groups_db
 from db import pools as pools_db
 from db.groups import Group
 from db.pools import Pool
-from handlers import keywords, pool_grammar, price
+from handlers import keywords, pool_grammar, price, sides
 from handlers.groups import code_of
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient, fitted, held_note, pack
@@ -173,7 +173,7 @@ def _create(ctx: Context, group: Group, *, product: str, unit: str, currency: st
 
 def announce(ctx: Context, made: Pool, group: Group) -> str:
     """Tell the group's members (not the leader who opened it); the leader's answer."""
-    out = Outbox(ctx.conn, ctx.settings, ctx.now, KIND)
+    out = Outbox(ctx.conn, ctx.settings, ctx.now, KIND, about=made.leader_id)
     recipients = (Recipient(m.contact_id, m.phone, m.language, m.opted_out)
                   for batch in groups_db.member_batches(ctx.conn, group.id) for m in batch
                   if m.contact_id != ctx.contact.id)
@@ -195,6 +195,8 @@ def announce(ctx: Context, made: Pool, group: Group) -> str:
 
 def status(ctx: Context, found: Pool) -> str:
     """POOL <id>: where a pool stands, for its group's members."""
+    if (apart := sides.refusal(ctx, found.leader_id, found.code)) is not None:
+        return apart
     group = groups_db.by_id(ctx.conn, found.group_id)
     if not _member(ctx, found):
         return ctx.t("pool_not_member", code=found.code, group=group.code)
@@ -246,6 +248,8 @@ def name_of(words: list[str]) -> str | None:
 
 def make_answer(ctx: Context, found: Pool, amount: float, name: str | None) -> str:
     """Set the contact's answer to a pool; the reply, or why not."""
+    if (apart := sides.refusal(ctx, found.leader_id, found.code)) is not None:
+        return apart
     group = groups_db.by_id(ctx.conn, found.group_id)
     if not _member(ctx, found):
         return ctx.t("pool_not_member", code=found.code, group=group.code)
@@ -271,6 +275,8 @@ def make_answer(ctx: Context, found: Pool, amount: float, name: str | None) -> s
 
 def close(ctx: Context, found: Pool) -> list[Reply]:
     """CLOSE <pool id>: a leader of the group ends it and gets the purchase list."""
+    if (apart := sides.refusal(ctx, found.leader_id, found.code)) is not None:
+        return [Reply(apart)]
     group = groups_db.by_id(ctx.conn, found.group_id)
     if not _leads(ctx, found):
         return [Reply(ctx.t("pool_not_leader", code=found.code, group=group.code))]
@@ -297,7 +303,7 @@ def finish(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime,
     groups_db.audit(conn, "pool_closed", actor_id=actor_id, group_id=found.group_id, now=now,
                     pool=found.code, total=total, price=unit_price)
     done = pools_db.by_id(conn, found.id) or found
-    out = Outbox(conn, settings, now, KIND)
+    out = Outbox(conn, settings, now, KIND, about=done.leader_id)
     group = groups_db.by_id(conn, done.group_id)
     if leader_inline != done.leader_id:
         leader = _recipient(conn, done.leader_id)
@@ -402,9 +408,9 @@ def close_due(conn: sqlite3.Connection, settings: Mapping[str, Any], now: dateti
 
 def send_updates(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime) -> int:
     """Tell each leader where their pool stands, for pools whose total moved since."""
-    out = Outbox(conn, settings, now, KIND)
     changed = pools_db.changed_since_notice(conn)
     for found in changed:
+        out = Outbox(conn, settings, now, KIND, about=found.leader_id)
         leader = _recipient(conn, found.leader_id)
         count = pools_db.count_answers(conn, found.id)
 

@@ -64,7 +64,7 @@ def finish(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime,
         return None
     groups_db.audit(conn, status, actor_id=actor_id, group_id=listing.group_id, now=now,
                     listing=listing.code)
-    out = Outbox(conn, settings, now, KIND)
+    out = Outbox(conn, settings, now, KIND, about=listing.seller_id)
 
     def text(key: str, **values: Any) -> Callable[[Context], str]:
         return lambda c: c.t(key, code=listing.code, status=c.t(f"sale_status_{status}"),
@@ -121,9 +121,9 @@ def expire_due(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datet
 def send_pledge_updates(conn: sqlite3.Connection, settings: Mapping[str, Any],
                         now: datetime) -> int:
     """Tell each group sale's leader how members' pledges stand, when they moved."""
-    out = Outbox(conn, settings, now, KIND)
     changed = listings_db.pledges_changed(conn)
     for listing in changed:
+        out = Outbox(conn, settings, now, KIND, about=listing.seller_id)
         total = pledges_db.total(conn, pledges_db.LISTINGS, listing.id)
         leader = recipient(conn, listing.seller_id)
         group = groups_db.by_id(conn, listing.group_id or 0)

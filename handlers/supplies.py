@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from db import codes, suppliers
 from db.contacts import Contact
 from db.suppliers import Supplier, Supply
-from handlers import keywords, price, pool_grammar
+from handlers import keywords, price, pool_grammar, sides
 from handlers.messages import Context, Reply
 from handlers.notify import Outbox, Recipient, fitted
 from handlers.order_grammar import GrammarError, echo
@@ -96,10 +96,13 @@ def withdraw(ctx: Context, offer: Supply) -> list[Reply]:
 
 
 def usable(ctx: Context, code: str, today: date) -> Supply | None:
-    """The offer with this id, if it is one; GrammarError when it no longer holds."""
+    """The offer with this id, if it is one; GrammarError when it no longer holds, or is
+    the other side's (handlers.sides)."""
     if codes.kind_of(ctx.conn, code) != "supply":
         return None
     offer = suppliers.by_code(ctx.conn, code)
+    if offer is not None and sides.apart(ctx, offer.supplier_id):
+        raise GrammarError("sides_apart", code=code)
     if offer is None or offer.status != "open" or offer.valid_until < today \
             or suppliers.find(ctx.conn, offer.supplier_id) is None:
         raise GrammarError("pool_offer_closed", code=code)
@@ -107,10 +110,11 @@ def usable(ctx: Context, code: str, today: date) -> Supply | None:
 
 
 def named_supplier(ctx: Context, words: str) -> Supplier:
-    """The registered supplier FROM names: by their whole name, or by words that each
-    begin a word of it (AGRO for Nakuru Agrovet); GrammarError when none or several do."""
+    """The registered supplier FROM names (of the leader's side: handlers.sides): by their
+    whole name, or by words that each begin a word of it (AGRO for Nakuru Agrovet);
+    GrammarError when none or several do."""
     wanted = phrase(words).split()
-    everyone = suppliers.all_suppliers(ctx.conn)
+    everyone = suppliers.all_suppliers(ctx.conn, simulated=ctx.contact.simulated)
     exact = [s for s in everyone if phrase(s.name).split() == wanted]
     found = exact or [s for s in everyone if all(
         any(part.startswith(w) for part in phrase(s.name).split()) for w in wanted)]
@@ -126,7 +130,7 @@ def find_offers(ctx: Context, product: str, unit: str, today: date,
                 supplier: Supplier | None) -> Supply | OfferChoice:
     """A pool named no price: the one offer it can take (of the supplier it named), or the
     list of open offers to choose from; GrammarError when there is none."""
-    offers = suppliers.open_offers(ctx.conn, product, today,
+    offers = suppliers.open_offers(ctx.conn, product, today, simulated=ctx.contact.simulated,
                                    supplier_id=supplier.contact_id if supplier else None)
     if unit.startswith("x "):   # a pack was named: only offers of that pack
         offers = [o for o in offers if o.unit == unit]
@@ -162,7 +166,7 @@ def registered(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datet
                person: Contact, name: str) -> None:
     """Tell someone an admin made a supplier how to post an offer, and that leaders who pool
     against it get their number (nobody's number is shown unannounced)."""
-    Outbox(conn, settings, now, "group").send(
+    Outbox(conn, settings, now, "group", about=None).send(   # the service's own notice
         [Recipient(person.id, person.phone, person.language, person.opted_out)],
         lambda c: c.t("supplier_registered", name=name))
 

@@ -78,7 +78,8 @@ def follow(ctx: Context, product: str, market: Named | None) -> str:
     listings_db.want(ctx.conn, ctx.contact.id, product, entry.market_id, country, ctx.now)
     groups_db.audit(ctx.conn, "want", actor_id=ctx.contact.id, now=ctx.now, product=product,
                     market=entry.market_id)
-    sales = listings_db.open_near(ctx.conn, product, country, listings.near_ids(ctx, market))
+    sales = listings_db.open_near(ctx.conn, product, country, listings.near_ids(ctx, market),
+                                  simulated=ctx.contact.simulated)
     name = orders.product_name(ctx, product).upper()[:20]
     return listings.fitted(ctx, "want_done", item=item, n=len(sales), name=name,
                            minutes=int(ctx.settings["listings.digest_minutes"]))
@@ -116,7 +117,9 @@ def digest(ctx: Context, sales: list[Listing]) -> str:
 def send_digests(conn: sqlite3.Connection, settings: Mapping[str, Any], now: datetime) -> int:
     """Send each buyer with new sales waiting one SMS of them; return how many buyers.
     Buyers who share the same sales get the same text, rendered once per language."""
-    out = Outbox(conn, settings, now, listings.KIND)
+    # about=None: a digest names several sellers' sales, and a buyer is only ever alerted
+    # to sales of their own side, simulated or real (db.listings.alert_followers).
+    out = Outbox(conn, settings, now, listings.KIND, about=None)
     sent = 0
     for batch in listings_db.waiting(conn, batch_size=int(settings["bulletins.batch_size"])):
         by_sales: dict[tuple[int, ...], list[Recipient]] = {}

@@ -3,7 +3,8 @@
 It goes through the same gateway as real traffic, in-process (no webhook, so nothing here
 depends on who may call the local route). The number it acts as is flagged as simulated
 on first use, and everything a simulated contact causes goes to the local provider (see
-db.outbox), never to a paying one. A number that belongs to a real contact is refused:
+db.outbox), never to a paying one, and it acts on simulated contacts' orders, sales and
+pools only (handlers.sides). A number that belongs to a real contact is refused:
 the simulator must not act as a real person. Used by `smsgw sim`, `smsgw ussd` and, later,
 the console's phone.
 """

@@ -13,8 +13,9 @@ reloading the page.
 
 Each simulated SMS, each USSD hop and each number taken is in the audit trail with the
 admin's name: the traffic is flagged as simulated already, but only the audit says which
-admin typed a simulated leader's BCAST or a simulated seller's SELL (their effects on real
-people's orders and sales are real, even if no real phone is texted).
+admin typed a simulated leader's BCAST, POOL or group SELL (written to a real group's
+members, through local only: simulated contacts cannot touch real people's orders, sales
+and pools, handlers.sides).
 """
 
 from __future__ import annotations
