@@ -18,8 +18,9 @@ What it does, in order:
 6. logs in as the admin, then finds the pages to time by following the console's own links
    from every page of the menu (one URL per shape: /console/contacts/123 and
    /console/contacts/456 are one shape), plus a few searches and filters;
-7. per URL: --warmup requests, then --requests sequential requests on one keep-alive
-   connection; p50, p95 and the slowest, then the same for the leader's group page;
+7. per URL: the time of its first answer (cold: the overview counts past days once and
+   keeps them for an hour), then --warmup requests, then --requests sequential requests on
+   one keep-alive connection; p50, p95 and the slowest; then the same for the leader;
 8. prints a table, and writes JSON to bench/results/console_load.json.
 
 Exit 0 when every request answered 200 and every p95 is under --target ms; 1 otherwise.
@@ -171,8 +172,12 @@ def _shape(url: str) -> str:
     return re.sub(r"/[^/]*\d[^/]*", "/N", parts.path) + ("?" + query if query else "")
 
 
+FIRST: dict[str, float] = {}   # the first (cold) answer of each URL found, ms
+
+
 def discover(session: requests.Session, base: str, start: list[str], limit: int) -> list[str]:
-    """The console's pages, found by following its own links (one URL per shape)."""
+    """The console's pages, found by following its own links (one URL per shape); the time
+    of each one's first answer, before any cache of the server's is warm, goes to FIRST."""
     seen_shapes: dict[str, str] = {}
     todo = list(start)
     while todo and len(seen_shapes) < limit:
@@ -180,7 +185,9 @@ def discover(session: requests.Session, base: str, start: list[str], limit: int)
         if not url.startswith("/console") or url.startswith("/console/static") \
                 or "logout" in url or _shape(url) in seen_shapes:
             continue
+        began = time.perf_counter()
         response = session.get(base + url)
+        FIRST.setdefault(url, round((time.perf_counter() - began) * 1000, 1))
         if response.status_code != 200 or "text/html" not in response.headers.get(
                 "Content-Type", ""):
             continue
@@ -288,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
             results = {}
             for url in urls:
                 results[url] = time_url(admin, base + url, args.warmup, args.requests)
-                print(f"{url:<60} p50 {results[url]['p50_ms']:>7} ms  p95"
+                results[url]["first_ms"] = FIRST.get(url)
+                print(f"{url:<60} first {FIRST.get(url, 0):>7} ms  p50 {results[url]['p50_ms']:>7} ms  p95"
                       f" {results[url]['p95_ms']:>7} ms  max {results[url]['max_ms']:>7} ms"
                       f"  errors {results[url]['errors']}", flush=True)
             leader = login(base, "leader")
@@ -317,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _nav(session: requests.Session, base: str) -> list[str]:
-    page = session.get(f"{base}/console/overview")
+    began = time.perf_counter()
+    page = session.get(f"{base}/console/overview")   # the first page an admin sees: cold
+    FIRST["/console/overview"] = round((time.perf_counter() - began) * 1000, 1)
     parser = _Links()
     parser.feed(page.text)
     return [href for href in parser.links if href.startswith("/console")]

@@ -3,7 +3,7 @@ out, at a laptop's and a phone's width, and with the keyboard alone (issue 17)."
 
 from __future__ import annotations
 
-from support import CONSOLE_PASSWORD, console_user
+from support import CONSOLE_PASSWORD, browser_login, console_user
 
 
 def test_an_admin_logs_in_and_out(page, live_server, conn):
@@ -40,5 +40,49 @@ def test_logging_in_with_the_keyboard_alone_at_a_phones_width(browser, live_serv
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         page.keyboard.press("Tab")        # the first stop is the skip link
         assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    finally:
+        context.close()
+
+
+PAGES = ["/console/overview", "/console/messages", "/console/messages/inbox",
+         "/console/prices", "/console/prices/import", "/console/prices/reviews",
+         "/console/contacts", "/console/groups", "/console/bulletins", "/console/simulator",
+         "/console/account"]
+
+
+def test_every_admin_page_fits_a_phone_and_the_keyboard_reaches_every_control(
+        browser, live_server, conn):
+    """At 360 px no page scrolls sideways (tables scroll inside their own box), and Tab
+    visits every link, field and button of the page, each one visible when focused."""
+    console_user(conn, "ann")
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        browser_login(page, live_server, "ann")
+        for path in PAGES:
+            page.goto(live_server + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
+            controls = page.evaluate("""() => {
+                const found = [...document.querySelectorAll(
+                    'a[href], button, input:not([type=hidden]), select, textarea')]
+                    .filter(e => !e.disabled && e.tabIndex >= 0 && e.offsetParent !== null);
+                found.forEach((e, i) => { e.dataset.kbd = i; });
+                return found.length; }""")
+            assert controls >= 3, path
+            reached: set[int] = set()
+            # A date field takes three Tab stops (day, month, year): allow for them.
+            for _ in range(controls * 4 + 5):
+                if len(reached) == controls:
+                    break
+                page.keyboard.press("Tab")
+                focused = page.evaluate("""() => { const e = document.activeElement;
+                    if (!e || !e.dataset || e.dataset.kbd === undefined) return null;
+                    const r = e.getBoundingClientRect();
+                    return [Number(e.dataset.kbd), r.width > 0 && r.height > 0]; }""")
+                if focused:
+                    assert focused[1], (path, focused[0])   # never an invisible stop
+                    reached.add(focused[0])
+            assert reached == set(range(controls)), (path, controls, sorted(reached))
     finally:
         context.close()

@@ -276,3 +276,16 @@ def test_no_log_line_shows_a_whole_number_while_a_leader_works(console_client, c
     digits = re.sub(r"\D", "", logged)
     for (phone,) in conn.execute("SELECT phone FROM contacts"):
         assert phone not in logged and phone[1:] not in digits and "0" + phone[4:] not in digits
+
+
+def test_only_the_console_opens_sessions(client, console_client, conn):
+    """The webhooks and the health check, which carry every SMS, never parse or sign a
+    session (a tenth of a millisecond each) nor set a cookie."""
+    for response in (client.get("/healthz"),
+                     client.post("/webhooks/local/sms", json={"from": "0712000111",
+                                 "to": "local", "text": "HELP", "id": "s-1"})):
+        assert "Set-Cookie" not in response.headers
+        assert "Cookie" not in response.headers.get("Vary", "")
+    console_user(conn, "ann")
+    assert console_login(console_client, "ann").headers.get("Set-Cookie", "").startswith(
+        "smsgw_console=")
