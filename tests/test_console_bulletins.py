@@ -79,7 +79,6 @@ def test_the_dry_run_shows_the_command_lines_figures(config, tmp_path):
     assert cli.exit_code == 0, cli.output
     # The console on the real clock, as the command line is.
     client = create_app(config).test_client()
-    client.environ_base["wsgi.url_scheme"] = "https"
     logged_in(client, conn)
     before = outbox_count(conn)
     page = dry_run(client, "2026-11-23")
@@ -167,7 +166,6 @@ def test_each_country_has_its_own_run_and_hour(kenya_db, tmp_path, clock):
         "countries": {"KE": {}, "GH": {"timezone": "Africa/Accra", "currency": "GHS"}}})
     app = create_app(config, clock=clock)
     client = app.test_client()
-    client.environ_base["wsgi.url_scheme"] = "https"
     conn = db.connect(config["database.path"])
     logged_in(client, conn)
     text = client.get("/console/bulletins").get_data(as_text=True)
@@ -184,7 +182,6 @@ def test_each_country_has_its_own_run_and_hour(kenya_db, tmp_path, clock):
 def test_no_schedule_says_how_to_send(kenya_db, tmp_path, clock):
     config = kenya_config(kenya_db, tmp_path, **{"bulletins.prices_schedule": ""})
     client = create_app(config, clock=clock).test_client()
-    client.environ_base["wsgi.url_scheme"] = "https"
     conn = db.connect(config["database.path"])
     logged_in(client, conn)
     text = client.get("/console/bulletins").get_data(as_text=True)

@@ -279,7 +279,6 @@ def test_cost_is_an_estimate_in_the_configured_currency(tmp_path, clock):
     seed(conn)
     console_user(conn, "ann")
     client = app.test_client()
-    client.environ_base["wsgi.url_scheme"] = "https"
     console_login(client, "ann")
     html = client.get("/console/overview").get_data(as_text=True)
     # today: 5 segments reached a provider; none of them local
@@ -431,7 +430,6 @@ def test_leaders_get_no_banner(app, console_client, conn):
     assert banner(console_client.get("/console/groups/KIMA").get_data(as_text=True)) == []
     console_user(conn, "ann")
     admin = app.test_client()
-    admin.environ_base["wsgi.url_scheme"] = "https"
     console_login(admin, "ann")
     assert len(banner(admin.get("/console/groups/KIMA").get_data(as_text=True))) == 2
 

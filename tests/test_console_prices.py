@@ -307,7 +307,6 @@ def test_two_countries_each_list_their_own_commodities_and_markets(kenya_db, tmp
     config = make_config(tmp_path, countries={"KE": {}, "GH": {"timezone": "Africa/Accra",
                                                                "currency": "GHS"}})
     client = create_app(config, clock=clock).test_client()
-    client.environ_base["wsgi.url_scheme"] = "https"
     console_login(client, "ann")
     kenya = _text(client.get(PAGE))
     assert '<select id="country" name="country">' in kenya
@@ -582,7 +581,6 @@ def test_the_real_import_needs_this_sessions_checked_file(admin, app, conn):
                                                 "token": "../../etc/passwd"})
     assert forged.status_code == 400 and "no longer waiting" in _text(forged)
     other = app.test_client()
-    other.environ_base["wsgi.url_scheme"] = "https"
     console_user(conn, "bob")
     console_login(other, "bob")
     token = re.search(r'name="token" value="([^"]+)"', html).group(1)
@@ -600,7 +598,6 @@ def test_a_file_over_the_upload_limit_is_refused_plainly(tmp_path, clock):
     small = make_config(tmp_path, **{"console.max_upload_bytes": 1000})
     app = create_app(small, clock=clock)
     client = app.test_client()
-    client.environ_base["wsgi.url_scheme"] = "https"
     import db
 
     conn = db.connect(small["database.path"])

@@ -189,7 +189,6 @@ def test_a_new_password_ends_older_sessions(console_client, conn, app):
     console_user(conn, "ann")
     console_login(console_client, "ann")
     other = app.test_client()
-    other.environ_base["wsgi.url_scheme"] = "https"
     console_login(other, "ann")
     page = console_client.get("/console/account").get_data(as_text=True)
     changed = console_client.post("/console/account", data={
@@ -289,3 +288,24 @@ def test_only_the_console_opens_sessions(client, console_client, conn):
     console_user(conn, "ann")
     assert console_login(console_client, "ann").headers.get("Set-Cookie", "").startswith(
         "smsgw_console=")
+
+
+def test_a_cookie_dropped_on_plain_http_is_named_not_called_expired(app, conn):
+    """A browser that will not keep the HTTPS-only cookie on a plain-HTTP address gets the
+    reason and the way out, not 'the form expired' again and again."""
+    console_user(conn, "ann")
+    plain = app.test_client()          # http://
+    page = plain.get("/console/login").get_data(as_text=True)
+    plain.delete_cookie("smsgw_console", path="/console")   # as a browser drops it on http
+    response = plain.post("/console/login", data={
+        "username": "ann", "password": "correct horse battery", "csrf_token": csrf_token(page)})
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "did not keep the login cookie" in text and "console.secure_cookies" in text
+    over_https = app.test_client()     # the same loss over HTTPS is an expired form
+    page = over_https.get("/console/login", base_url="https://localhost").get_data(
+        as_text=True)
+    over_https.delete_cookie("smsgw_console", path="/console")
+    expired = over_https.post("/console/login", base_url="https://localhost", data={
+        "username": "ann", "password": "correct horse battery", "csrf_token": csrf_token(page)})
+    assert expired.status_code == 400 and "The form expired" in expired.get_data(as_text=True)

@@ -106,7 +106,6 @@ def test_an_admin_texts_as_a_simulated_phone_and_reads_replies_from_the_database
 
     # Another admin's session (nothing kept by the first browser) reads the same story.
     other = app.test_client()
-    other.environ_base["wsgi.url_scheme"] = "https"
     bob = admin(other, conn, "bob")
     bob.take("+254799000001")
     assert bubbles(bob.page()) == shown

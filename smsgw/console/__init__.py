@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, abort, redirect, render_template, request, url_for
+from flask import Flask, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -132,6 +132,17 @@ def _page_context() -> dict[str, Any]:
 
 @bp.errorhandler(CSRFError)
 def _csrf_failed(exc: CSRFError) -> tuple[str, int]:
+    config = current_app.extensions["smsgw"].config
+    if (config["console.secure_cookies"] and not request.is_secure
+            and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies):
+        # The browser dropped the HTTPS-only cookie on a plain-HTTP address (a laptop
+        # reached over the local network, say): "expired" would send the admin in circles.
+        return render_template(
+            "console/error.html", code=400, title="Your browser did not keep the login cookie",
+            message="This address is plain HTTP and the console's cookies are HTTPS-only."
+                    " Open the console over HTTPS, or at http://localhost on the machine"
+                    " itself; on a trusted network served over plain HTTP, an admin can set"
+                    " console.secure_cookies = false."), 400
     return render_template("console/error.html", code=400, title="The form expired",
                            message="The page was open too long or came from elsewhere."
                                    " Go back, reload it and try again."), 400
